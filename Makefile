@@ -1,0 +1,59 @@
+# Two commands matter: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app voucher
+# The app's own default is a SQLite file under instance/; `make run` uses it explicitly.
+RUN_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/voucher.sqlite3
+
+.PHONY: run test install install-dev lint format extract update-translations compile-translations migrate demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamp files: reinstall only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+compile-translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d translations --statistics 2>&1 | tail -n 2
+
+extract: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --project conciliazione-voucher .
+
+update-translations: extract
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location --ignore-obsolete
+
+migrate: $(VENV)/.installed
+	mkdir -p instance
+	VOUCHER_ENV=dev VOUCHER_DATABASE_URL=$(RUN_DATABASE_URL) $(FLASK) db upgrade
+
+demo: migrate
+	VOUCHER_ENV=dev VOUCHER_DATABASE_URL=$(RUN_DATABASE_URL) $(FLASK) demo
+
+run: compile-translations demo
+	VOUCHER_ENV=dev VOUCHER_DATABASE_URL=$(RUN_DATABASE_URL) $(FLASK) run --host 127.0.0.1 --port 5000
+
+test: $(VENV)/.installed-dev compile-translations
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	find translations -name '*.mo' -delete

@@ -1,0 +1,1 @@
+"""One blueprint package per audience; see ``voucher.blueprints.common`` for shared helpers."""

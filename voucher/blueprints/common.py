@@ -1,0 +1,84 @@
+"""Helpers every blueprint uses: role checks, scoped loading, form errors, safe redirects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from voucher.extensions import db, login_manager
+from voucher.models import Role
+from voucher.services.access import visible
+from voucher.services.errors import ValidationFailed
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+# Where each role lands after logging in.
+HOME_ENDPOINT = {
+    Role.WORKER: "worker.home",
+    Role.HR: "hr.home",
+    Role.OPERATOR: "operator.home",
+    Role.NETWORK: "network.home",
+    Role.PROVIDER: "provider.home",
+    Role.ADMIN: "admin.home",
+}
+
+
+def role_required(*roles: Role) -> Callable[[F], F]:
+    """Let in only logged-in users with one of ``roles``; others get 404 (no existence leak)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = roles  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def get_visible_or_404(model: type[T], object_id: int) -> T:
+    """Load ``model`` by id through the access rules of the current user, or 404."""
+    stmt = visible(model, current_user).where(model.id == object_id)  # type: ignore[attr-defined]
+    return db.first_or_404(stmt)
+
+
+def home_url_for(user: Any) -> str:
+    """The URL of the user's own area."""
+    return url_for(HOME_ENDPOINT[user.role])
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only same-site relative paths are followed after login (no open redirect)."""
+    if not target:
+        return False
+    parts = urlsplit(target)
+    return (
+        not parts.scheme
+        and not parts.netloc
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+    )
+
+
+def apply_errors(form: FlaskForm, exc: ValidationFailed) -> None:
+    """Show a service's validation messages next to the matching form fields."""
+    for name, messages in exc.errors.items():
+        texts = [str(m) for m in messages]
+        field = form._fields.get(name)
+        if field is None:
+            form.form_errors.extend(texts)
+        else:
+            field.errors = [*field.errors, *texts]

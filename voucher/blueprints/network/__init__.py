@@ -1,0 +1,7 @@
+"""ATS network officers: read-only oversight of their network's alliances."""
+
+from flask import Blueprint
+
+bp = Blueprint("network", __name__, url_prefix="/network")
+
+from voucher.blueprints.network import views  # noqa: E402, F401  (registers the routes)

@@ -1,0 +1,48 @@
+"""Command-line tools: ``flask --app voucher demo`` and ``flask --app voucher create-admin``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from voucher.extensions import db
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the project's commands to ``app.cli``."""
+
+    @app.cli.command("demo")
+    def demo_command() -> None:
+        """Load the demo data (idempotent: running it again changes nothing)."""
+        from voucher.services import demo
+
+        summary = demo.load_demo(db.session)
+        db.session.commit()
+        click.echo(summary)
+
+    @app.cli.command("create-admin")
+    @click.option("--email", prompt=True)
+    @click.option("--first-name", prompt=True)
+    @click.option("--last-name", prompt=True)
+    @click.password_option()
+    def create_admin_command(email: str, first_name: str, last_name: str, password: str) -> None:
+        """Create an administrator account."""
+        from voucher.models import Role
+        from voucher.services import structure
+        from voucher.services.errors import ValidationFailed
+
+        try:
+            structure.save_user(
+                db.session,
+                None,
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                role=Role.ADMIN,
+                password=password,
+            )
+        except ValidationFailed as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from exc
+        db.session.commit()
+        click.echo(f"Administrator {email} created.")

@@ -1,0 +1,42 @@
+"""All models, importable from one place (and so registered on the metadata)."""
+
+from voucher.models.alliance import Alliance, Partnership
+from voucher.models.audit import AuditEvent
+from voucher.models.base import Base
+from voucher.models.budget import BudgetLine, LedgerEntry, LedgerKind
+from voucher.models.family import Dependant, DependantKind, Employment, EmploymentStatus
+from voucher.models.measure import Allocation, Eligibility, Measure, MeasureKind
+from voucher.models.network import Network
+from voucher.models.organisation import Organisation, OrganisationKind, OrganisationSize
+from voucher.models.outbox import OutboxEmail
+from voucher.models.programme import Programme
+from voucher.models.project import Project
+from voucher.models.user import ROLE_SCOPE, Role, User
+
+__all__ = [
+    "ROLE_SCOPE",
+    "Allocation",
+    "Alliance",
+    "AuditEvent",
+    "Base",
+    "BudgetLine",
+    "Dependant",
+    "DependantKind",
+    "Eligibility",
+    "Employment",
+    "EmploymentStatus",
+    "LedgerEntry",
+    "LedgerKind",
+    "Measure",
+    "MeasureKind",
+    "Network",
+    "Organisation",
+    "OrganisationKind",
+    "OrganisationSize",
+    "OutboxEmail",
+    "Partnership",
+    "Programme",
+    "Project",
+    "Role",
+    "User",
+]

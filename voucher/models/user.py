@@ -1,0 +1,90 @@
+"""User accounts, each with one role scoped to an organisation, alliance or network."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from voucher.models.base import Base, CreatedAtMixin, str_enum
+
+if TYPE_CHECKING:
+    from voucher.models.alliance import Alliance
+    from voucher.models.network import Network
+    from voucher.models.organisation import Organisation
+
+
+class Role(enum.StrEnum):
+    WORKER = "worker"
+    HR = "hr"
+    OPERATOR = "operator"
+    NETWORK = "network"
+    PROVIDER = "provider"
+    ADMIN = "admin"
+
+
+# Which scope column each role needs; the CHECK below and the admin form follow it.
+ROLE_SCOPE = {
+    Role.WORKER: None,
+    Role.HR: "organisation_id",
+    Role.PROVIDER: "organisation_id",
+    Role.OPERATOR: "alliance_id",
+    Role.NETWORK: "network_id",
+    Role.ADMIN: None,
+}
+
+
+class User(UserMixin, CreatedAtMixin, Base):
+    """A person who can log in. Workers are self-registered; other roles are given by admins."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "(role NOT IN ('hr', 'provider') OR organisation_id IS NOT NULL) "
+            "AND (role <> 'operator' OR alliance_id IS NOT NULL) "
+            "AND (role <> 'network' OR network_id IS NOT NULL)",
+            name="role_scope",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased so that uniqueness is case-insensitive on every backend.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    # Codice fiscale: how HR recognises an employee. Required for workers.
+    tax_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    locale: Mapped[str | None] = mapped_column(String(5))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"), default=Role.WORKER)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    alliance_id: Mapped[int | None] = mapped_column(ForeignKey("alliances.id"), index=True)
+    network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on logout-everywhere and password change: the session id embeds it, so
+    # every older session stops loading.
+    session_version: Mapped[int] = mapped_column(default=1)
+    last_login_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation | None] = relationship()
+    alliance: Mapped[Alliance | None] = relationship()
+    network: Mapped[Network | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role.value}>"

@@ -1,0 +1,110 @@
+"""What each person may see: one place that scopes every query by role.
+
+Views load objects through :func:`visible` (or ``get_visible_or_404`` in the blueprints),
+never with a bare ``session.get``, so a foreign object is simply not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, false, select, true
+
+from voucher.models import (
+    Alliance,
+    BudgetLine,
+    Dependant,
+    Employment,
+    Measure,
+    Network,
+    Organisation,
+    Partnership,
+    Project,
+    Role,
+    User,
+)
+
+T = TypeVar("T")
+Rule = Callable[[User], ColumnElement[bool]]
+
+
+def _partner_of_alliances(alliance_ids: Any) -> ColumnElement[bool]:
+    return Organisation.id.in_(
+        select(Partnership.organisation_id).where(Partnership.alliance_id.in_(alliance_ids))
+    )
+
+
+def _alliances_of_network(user: User) -> Any:
+    return select(Alliance.id).where(Alliance.network_id == user.network_id)
+
+
+def _projects_of_alliances(alliance_ids: Any) -> Any:
+    return select(Project.id).where(Project.alliance_id.in_(alliance_ids))
+
+
+def _measures_of_projects(project_ids: Any) -> Any:
+    return select(Measure.id).where(Measure.project_id.in_(project_ids))
+
+
+def _own_alliance(user: User) -> Any:
+    return select(Alliance.id).where(Alliance.id == user.alliance_id)
+
+
+# (model, role) -> condition. Anything missing is invisible to that role.
+RULES: dict[tuple[type, Role], Rule] = {
+    # Network officers: every alliance of their network, read-only.
+    (Network, Role.NETWORK): lambda u: Network.id == u.network_id,
+    (Alliance, Role.NETWORK): lambda u: Alliance.network_id == u.network_id,
+    (Project, Role.NETWORK): lambda u: Project.alliance_id.in_(_alliances_of_network(u)),
+    (Measure, Role.NETWORK): lambda u: Measure.project_id.in_(
+        _projects_of_alliances(_alliances_of_network(u))
+    ),
+    (BudgetLine, Role.NETWORK): lambda u: BudgetLine.measure_id.in_(
+        _measures_of_projects(_projects_of_alliances(_alliances_of_network(u)))
+    ),
+    (Organisation, Role.NETWORK): lambda u: _partner_of_alliances(_alliances_of_network(u)),
+    # Operators: everything of their alliance.
+    (Network, Role.OPERATOR): lambda u: Network.id.in_(
+        select(Alliance.network_id).where(Alliance.id == u.alliance_id)
+    ),
+    (Alliance, Role.OPERATOR): lambda u: Alliance.id == u.alliance_id,
+    (Project, Role.OPERATOR): lambda u: Project.alliance_id == u.alliance_id,
+    (Measure, Role.OPERATOR): lambda u: Measure.project_id.in_(
+        _projects_of_alliances(_own_alliance(u))
+    ),
+    (BudgetLine, Role.OPERATOR): lambda u: BudgetLine.measure_id.in_(
+        _measures_of_projects(_projects_of_alliances(_own_alliance(u)))
+    ),
+    (Organisation, Role.OPERATOR): lambda u: _partner_of_alliances(_own_alliance(u)),
+    # HR: their organisation, and the declarations made to it (not dependants).
+    (Organisation, Role.HR): lambda u: Organisation.id == u.organisation_id,
+    (Employment, Role.HR): lambda u: Employment.organisation_id == u.organisation_id,
+    (User, Role.HR): lambda u: User.id.in_(
+        select(Employment.worker_id).where(Employment.organisation_id == u.organisation_id)
+    ),
+    # Providers: their own organisation.
+    (Organisation, Role.PROVIDER): lambda u: Organisation.id == u.organisation_id,
+    # Workers: their own data; the catalogue of partners and measures is public.
+    (User, Role.WORKER): lambda u: User.id == u.id,
+    (Employment, Role.WORKER): lambda u: Employment.worker_id == u.id,
+    (Dependant, Role.WORKER): lambda u: Dependant.worker_id == u.id,
+    (Organisation, Role.WORKER): lambda u: Organisation.id.in_(select(Partnership.organisation_id)),
+    (Measure, Role.WORKER): lambda u: true(),
+    (Project, Role.WORKER): lambda u: true(),
+    (Alliance, Role.WORKER): lambda u: true(),
+}
+
+
+def condition(model: type, user: User) -> ColumnElement[bool]:
+    """The WHERE clause that limits ``model`` to what ``user`` may see."""
+    if user.role is Role.ADMIN:
+        return true()
+    rule = RULES.get((model, user.role))
+    return rule(user) if rule is not None else false()
+
+
+def visible(model: type[T], user: User, stmt: Select | None = None) -> Select:
+    """``stmt`` (default ``select(model)``) limited to the rows ``user`` may see."""
+    stmt = select(model) if stmt is None else stmt
+    return stmt.where(condition(model, user))

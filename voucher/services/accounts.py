@@ -1,0 +1,153 @@
+"""Accounts: registration, password hashing, authentication and password reset."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from voucher.models import Role, User
+from voucher.models.base import utcnow
+from voucher.services import audit, identifiers
+from voucher.services.errors import ValidationFailed
+
+_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 10
+_RESET_SALT = "password-reset"
+
+# Verified against when the e-mail is unknown, so a login takes as long either way and
+# timing does not reveal which addresses have an account.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def normalise_email(email: str) -> str:
+    """Lower-case and trim an e-mail address, as it is stored."""
+    return (email or "").strip().lower()
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str, field: str = "password") -> None:
+    """Refuse passwords too short to resist guessing."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed.single(
+            field,
+            _l("Use at least %(count)d characters.", count=MIN_PASSWORD_LENGTH),
+        )
+
+
+def email_taken(session: Session, email: str, exclude_id: int | None = None) -> bool:
+    """Whether another account already uses this e-mail address."""
+    stmt = select(func.count()).select_from(User).where(User.email == normalise_email(email))
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    return session.scalar(stmt) > 0
+
+
+@dataclass(frozen=True)
+class Registration:
+    first_name: str
+    last_name: str
+    email: str
+    tax_code: str
+    password: str
+    locale: str | None = None
+
+
+def register_worker(session: Session, data: Registration) -> User:
+    """Create a worker account; raise ValidationFailed listing every problem at once."""
+    errors: dict[str, list] = {}
+    tax_code = None
+    try:
+        tax_code = identifiers.person_tax_code(data.tax_code)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    try:
+        check_password_strength(data.password)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if email_taken(session, data.email):
+        errors.setdefault("email", []).append(_l("An account with this e-mail already exists."))
+    if tax_code and session.scalar(select(User.id).where(User.tax_code == tax_code)):
+        errors.setdefault("tax_code", []).append(
+            _l("An account with this codice fiscale already exists.")
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    user = User(
+        email=normalise_email(data.email),
+        password_hash=hash_password(data.password),
+        first_name=data.first_name.strip(),
+        last_name=data.last_name.strip(),
+        tax_code=tax_code,
+        locale=data.locale,
+        role=Role.WORKER,
+    )
+    session.add(user)
+    audit.record(session, "user.register", user, actor=None)
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """Return the active user with these credentials, or None."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def set_password(session: Session, user: User, password: str, actor: User | None) -> None:
+    """Change a password and end every other session of that user."""
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    audit.record(session, "user.password_change", user, actor=actor)
+
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=_RESET_SALT)
+
+
+def _password_fingerprint(user: User) -> str:
+    # Part of the token: once the password changes, every earlier link stops working.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def make_reset_token(user: User, secret_key: str) -> str:
+    """A signed token that lets its bearer set a new password for ``user`` once."""
+    return _serializer(secret_key).dumps({"uid": user.id, "pw": _password_fingerprint(user)})
+
+
+def user_for_reset_token(
+    session: Session, token: str, secret_key: str, max_age: int
+) -> User | None:
+    """The user a valid, unexpired, unused reset token belongs to, or None."""
+    try:
+        data = _serializer(secret_key).loads(token, max_age=max_age)
+    except (SignatureExpired, BadSignature):
+        return None
+    user = session.get(User, data.get("uid")) if isinstance(data, dict) else None
+    if user is None or not user.active or data.get("pw") != _password_fingerprint(user):
+        return None
+    return user
+
+
+def find_by_email(session: Session, email: str) -> User | None:
+    """The account with this e-mail address, if any."""
+    return session.scalar(select(User).where(User.email == normalise_email(email)))

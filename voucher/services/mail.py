@@ -1,0 +1,37 @@
+"""Outgoing e-mail behind a backend switch: an outbox table in dev/test, SMTP in production."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from voucher.models import OutboxEmail
+
+log = logging.getLogger(__name__)
+
+
+def send_mail(session: Session, recipient: str, subject: str, body: str) -> None:
+    """Send an e-mail through the configured backend."""
+    backend = current_app.config["MAIL_BACKEND"]
+    if backend == "outbox":
+        session.add(OutboxEmail(recipient=recipient, subject=subject, body=body))
+        log.info("mail stored in outbox", extra={"subject": subject})
+        return
+    if backend != "smtp":
+        raise RuntimeError(f"unknown MAIL_BACKEND {backend!r}")
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_SENDER"]
+    message["To"] = recipient
+    message["Subject"] = subject
+    message.set_content(body)
+    cfg = current_app.config
+    with smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=10) as smtp:
+        if cfg["MAIL_USE_TLS"]:
+            smtp.starttls()
+        if cfg["MAIL_USERNAME"]:
+            smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"] or "")
+        smtp.send_message(message)

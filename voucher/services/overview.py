@@ -1,0 +1,109 @@
+"""Read-only overviews that each role's home page shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from voucher.models import (
+    Alliance,
+    BudgetLine,
+    Dependant,
+    Employment,
+    EmploymentStatus,
+    Measure,
+    Project,
+    User,
+)
+from voucher.services.access import visible
+
+
+@dataclass
+class MeasureBudget:
+    measure: Measure
+    allocated_cents: int
+    reserved_cents: int
+    spent_cents: int
+    paid_cents: int
+
+    @property
+    def available_cents(self) -> int:
+        return self.allocated_cents - self.reserved_cents - self.spent_cents
+
+
+@dataclass
+class ProjectBudget:
+    project: Project
+    measures: list[MeasureBudget] = field(default_factory=list)
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(m, attribute) for m in self.measures)
+
+
+def project_budgets(session: Session, user: User) -> list[ProjectBudget]:
+    """Every project ``user`` may see, with per-measure budget balances, in two queries."""
+    projects = session.scalars(
+        visible(Project, user)
+        .options(selectinload(Project.alliance))
+        .order_by(Project.alliance_id, Project.title)
+    ).all()
+    by_project = {p.id: ProjectBudget(p) for p in projects}
+    rows = session.execute(
+        select(Measure, BudgetLine)
+        .join(BudgetLine, BudgetLine.measure_id == Measure.id, isouter=True)
+        .where(Measure.project_id.in_(list(by_project)))
+        .order_by(Measure.id)
+    ).all()
+    for measure, line in rows:
+        by_project[measure.project_id].measures.append(
+            MeasureBudget(
+                measure,
+                line.allocated_cents if line else 0,
+                line.reserved_cents if line else 0,
+                line.spent_cents if line else 0,
+                line.paid_cents if line else 0,
+            )
+        )
+    return list(by_project.values())
+
+
+def alliances_for(session: Session, user: User) -> list[Alliance]:
+    """The alliances ``user`` may see, with their lead and partners loaded."""
+    return list(
+        session.scalars(
+            visible(Alliance, user)
+            .options(selectinload(Alliance.lead), selectinload(Alliance.partnerships))
+            .order_by(Alliance.name)
+        ).all()
+    )
+
+
+def worker_summary(session: Session, worker: User) -> tuple[list[Employment], list[Dependant]]:
+    """A worker's declared employments and dependants."""
+    employments = session.scalars(
+        visible(Employment, worker)
+        .options(selectinload(Employment.organisation))
+        .order_by(Employment.starts_on.desc())
+    ).all()
+    dependants = session.scalars(visible(Dependant, worker).order_by(Dependant.birth_date)).all()
+    return list(employments), list(dependants)
+
+
+def hr_declarations(session: Session, hr: User) -> tuple[list[Employment], dict[str, int]]:
+    """Declarations awaiting this HR user's organisation, and counts by status."""
+    pending = session.scalars(
+        visible(Employment, hr)
+        .where(Employment.status == EmploymentStatus.AWAITING_HR)
+        .options(selectinload(Employment.worker))
+        .order_by(Employment.created_at)
+    ).all()
+    counts = dict(
+        session.execute(
+            visible(Employment, hr, select(Employment.status, func.count())).group_by(
+                Employment.status
+            )
+        ).all()
+    )
+    return list(pending), {status.value: counts.get(status, 0) for status in EmploymentStatus}
