@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,32 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     engine.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs with contexts of its own, as in production.
+
+    The ``app`` fixture keeps an application context open for the test's own database
+    work; a request made inside it would reuse it, and with it ``g`` (the logged-in user)
+    and the cached locale of an earlier request. A fresh thread starts with no context, so
+    each request pushes and tears down its own, with its own database session.
+    """
+
+    def open(self, *args, **kwargs):
+        outcome: dict = {}
+
+        def run() -> None:
+            try:
+                outcome["response"] = FlaskClient.open(self, *args, **kwargs)
+            except BaseException as exc:  # re-raised in the test's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
+
+
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(
@@ -84,6 +111,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         }
     )
     app.instance_path = str(tmp_path / "instance")
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         _db.session.remove()

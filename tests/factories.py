@@ -11,8 +11,8 @@ from stdnum import luhn
 from stdnum.it import codicefiscale
 
 from voucher.models import (
-    Allocation,
     Alliance,
+    Allocation,
     Dependant,
     DependantKind,
     Employment,

@@ -24,11 +24,17 @@ def select_locale() -> str:
     )
 
 
+# Italian public administration writes the symbol first ("€ 1.234,56"), unlike CLDR's
+# default for "it" ("1.234,56 €"); other locales keep CLDR's pattern.
+_CURRENCY_PATTERNS = {"it": "¤\xa0#,##0.00"}
+
+
 def format_money(cents: int | None) -> str:
     """Format integer cents as euros in the current locale (``€ 1.234,56`` in Italian)."""
     if cents is None:
         return ""
-    return format_currency(Decimal(cents) / 100, "EUR")
+    pattern = _CURRENCY_PATTERNS.get(current_language())
+    return format_currency(Decimal(cents) / 100, "EUR", format=pattern)
 
 
 def current_language() -> str:

@@ -15,8 +15,8 @@ from voucher.models.user import ROLE_SCOPE, Role, User
 
 __all__ = [
     "ROLE_SCOPE",
-    "Allocation",
     "Alliance",
+    "Allocation",
     "AuditEvent",
     "Base",
     "BudgetLine",
