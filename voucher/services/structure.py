@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from voucher.models import (
     ROLE_SCOPE,
-    Allocation,
     Alliance,
+    Allocation,
     BudgetLine,
     Eligibility,
     Measure,
