@@ -12,9 +12,22 @@ def register_commands(app: Flask) -> None:
     """Attach the project's commands to ``app.cli``."""
 
     @app.cli.command("demo")
-    def demo_command() -> None:
+    @click.option(
+        "--allow-production",
+        is_flag=True,
+        help="Load the demo even though VOUCHER_ENV is production (e.g. a public sandbox).",
+    )
+    def demo_command(allow_production: bool) -> None:
         """Load the demo data (idempotent: running it again changes nothing)."""
         from voucher.services import demo
+
+        # The demo accounts share a published password: never create them by accident
+        # on a real deployment.
+        if app.config["ENV_NAME"] not in {"dev", "test"} and not allow_production:
+            raise click.ClickException(
+                "refusing to load demo accounts with a public password outside dev/test; "
+                "pass --allow-production for a sandbox"
+            )
 
         summary = demo.load_demo(db.session)
         db.session.commit()
