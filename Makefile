@@ -31,7 +31,7 @@ extract: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output --project conciliazione-voucher .
 
 update-translations: extract
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location --ignore-obsolete
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete
 
 migrate: $(VENV)/.installed
 	mkdir -p instance

@@ -29,3 +29,9 @@ def test_each_role_reaches_its_area(client, login_as):
         assert page.status_code == 200, (role, page.status_code)
         assert 'href="/auth/logout"' in page.get_data(as_text=True)
         client.get("/auth/logout")
+
+
+def test_forms_render_no_placeholder_attributes(client):
+    html = client.get("/auth/register").get_data(as_text=True)
+    assert '="None"' not in html
+    assert 'autocomplete="email"' in html
