@@ -8,7 +8,8 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging; keep the application's loggers alive when migrations run inside it.
+# Interpret the config file for Python logging; keep the application's loggers
+# alive when migrations run inside it.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
