@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, render_template, request, session
@@ -26,8 +28,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, config))
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         # The default SQLite file lives under instance/, which may not exist yet.
-        import os
-
         os.makedirs(app.instance_path, exist_ok=True)
 
     _init_extensions(app)
@@ -53,8 +53,10 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
-    # "strong" drops the session when the client fingerprint changes mid-session.
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": a phone moving from Wi-Fi to mobile data changes its IP, and
+    # "strong" would then sign the worker out in the middle of a claim. Stolen sessions
+    # are bounded by the session lifetime and the session version instead.
+    login_manager.session_protection = "basic"
 
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:
@@ -68,9 +70,7 @@ def _init_extensions(app: Flask) -> None:
         return user
 
 
-def _migrations_dir() -> Any:
-    from pathlib import Path
-
+def _migrations_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "migrations"
 
 
