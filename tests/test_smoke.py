@@ -35,3 +35,11 @@ def test_forms_render_no_placeholder_attributes(client):
     html = client.get("/auth/register").get_data(as_text=True)
     assert '="None"' not in html
     assert 'autocomplete="email"' in html
+
+
+def test_privacy_notice_is_linked_from_registration(client):
+    register = client.get("/auth/register").get_data(as_text=True)
+    assert 'href="/privacy"' in register
+    notice = client.get("/privacy")
+    assert notice.status_code == 200
+    assert "Garante per la protezione dei dati personali" in notice.get_data(as_text=True)

@@ -34,6 +34,7 @@ class RegisterForm(FlaskForm):
     )
     privacy = BooleanField(
         _l("I have read the privacy notice"),
+        description=_l("The notice is on the page linked below the form."),
         validators=[DataRequired(message=_l("You must accept the privacy notice to register."))],
     )
 

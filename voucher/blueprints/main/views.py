@@ -33,3 +33,9 @@ def healthz():
         response.headers["Retry-After"] = "30"
         return response
     return jsonify(status="ok", database="ok")
+
+
+@bp.route("/privacy")
+def privacy():
+    """The privacy notice (GDPR art. 13) that workers accept when registering."""
+    return render_template("main/privacy.html")
