@@ -229,3 +229,48 @@ def child(session: Session, worker: User, first_name: str = "Giulia") -> Dependa
     session.add(d)
     session.flush()
     return d
+
+
+def voucher(
+    session: Session,
+    worker: User | None = None,
+    meas: Measure | None = None,
+    amount_cents: int = 500_00,
+    dependant: Dependant | None = None,
+):
+    """An approved application with its voucher, the amount reserved on the budget line.
+
+    Built directly (not through the operator's decision service) so tests of claims do not
+    depend on how applications are decided.
+    """
+    from voucher.models import Application, ApplicationStatus, Voucher
+    from voucher.models.base import utcnow
+    from voucher.services import budget
+
+    meas = meas or measure(session)
+    worker = worker or user(session, Role.WORKER)
+    app_ = Application(
+        worker=worker,
+        measure=meas,
+        dependant=dependant,
+        amount_requested_cents=amount_cents,
+        status=ApplicationStatus.APPROVED,
+        submitted_at=utcnow(),
+        decided_at=utcnow(),
+    )
+    session.add(app_)
+    session.flush()
+    line = meas.budget_line
+    budget.reserve(session, line.id, amount_cents, None, ("application", app_.id))
+    v = Voucher(
+        application=app_,
+        worker=worker,
+        measure=meas,
+        budget_line=line,
+        amount_cents=amount_cents,
+        valid_from=meas.opens_on,
+        valid_until=meas.closes_on,
+    )
+    session.add(v)
+    session.flush()
+    return v

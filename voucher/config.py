@@ -72,7 +72,13 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "MAIL_SENDER": os.environ.get("VOUCHER_MAIL_SENDER", "conciliazione@localhost"),
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY"),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET"),
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Uploaded receipts and certificates live here, outside static/, under random names.
+        "UPLOAD_FOLDER": os.environ.get(
+            "VOUCHER_UPLOAD_FOLDER", str(Path(instance_path) / "uploads")
+        ),
+        # One uploaded file at most; the request as a whole may carry a few.
+        "MAX_UPLOAD_BYTES": int(os.environ.get("VOUCHER_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))),
+        "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     }
     config.update(overrides)
     return config

@@ -1,12 +1,15 @@
 """All models, importable from one place (and so registered on the metadata)."""
 
 from voucher.models.alliance import Alliance, Partnership
+from voucher.models.application import Application, ApplicationStatus, Voucher, VoucherStatus
 from voucher.models.audit import AuditEvent
 from voucher.models.base import Base
 from voucher.models.budget import BudgetLine, LedgerEntry, LedgerKind
+from voucher.models.claim import Claim, ClaimStatus, Receipt, ReceiptStatus
 from voucher.models.family import Dependant, DependantKind, Employment, EmploymentStatus
 from voucher.models.measure import Allocation, Eligibility, Measure, MeasureKind
 from voucher.models.network import Network
+from voucher.models.notification import Notification
 from voucher.models.organisation import Organisation, OrganisationKind, OrganisationSize
 from voucher.models.outbox import OutboxEmail
 from voucher.models.programme import Programme
@@ -17,9 +20,13 @@ __all__ = [
     "ROLE_SCOPE",
     "Alliance",
     "Allocation",
+    "Application",
+    "ApplicationStatus",
     "AuditEvent",
     "Base",
     "BudgetLine",
+    "Claim",
+    "ClaimStatus",
     "Dependant",
     "DependantKind",
     "Eligibility",
@@ -30,6 +37,7 @@ __all__ = [
     "Measure",
     "MeasureKind",
     "Network",
+    "Notification",
     "Organisation",
     "OrganisationKind",
     "OrganisationSize",
@@ -37,6 +45,10 @@ __all__ = [
     "Partnership",
     "Programme",
     "Project",
+    "Receipt",
+    "ReceiptStatus",
     "Role",
     "User",
+    "Voucher",
+    "VoucherStatus",
 ]

@@ -67,5 +67,9 @@ class Dependant(CreatedAtMixin, Base):
     relationship_label: Mapped[str] = mapped_column(String(60), default="")
     # Special-category data (GDPR art. 9): a yes/no flag only, never a diagnosis.
     has_disability: Mapped[bool] = mapped_column(default=False)
+    # Optional certificate of the disability, stored like receipts (random name, outside
+    # static/); reading it is audited.
+    certificate_key: Mapped[str | None] = mapped_column(String(80))
+    certificate_content_type: Mapped[str | None] = mapped_column(String(50))
 
     worker: Mapped[User] = relationship()

@@ -60,6 +60,8 @@ class User(UserMixin, CreatedAtMixin, Base):
     # Codice fiscale: how HR recognises an employee. Required for workers.
     tax_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     phone: Mapped[str] = mapped_column(String(30), default="")
+    # Where reimbursements are paid (workers); validated and stored in compact form.
+    iban: Mapped[str | None] = mapped_column(String(34))
     locale: Mapped[str | None] = mapped_column(String(5))
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), default=Role.WORKER)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
