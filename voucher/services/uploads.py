@@ -1,0 +1,544 @@
+"""Uploaded receipts and certificates: checked by content, cleaned, stored under random names.
+
+A worker photographs a receipt or picks a PDF on a phone; an operator opens it later. So
+every file is judged by its bytes, never by its name or the content type the browser
+claims: only JPEG, PNG, HEIC and PDF pass. Images are decoded (after a pixel-count check,
+so a small file cannot expand into gigabytes) and re-encoded as plain JPEG, which drops
+EXIF (GPS position, device) and anything smuggled after the picture data. PDFs are stored
+as uploaded, but only when they parse, are not encrypted, and carry no scripts, automatic
+actions or attachments.
+
+Every step reads at most ``max_bytes + 1`` bytes, files are written atomically (temporary
+file in the same folder, then ``os.replace``) and private (mode 0o600), and a refused or
+failed upload leaves nothing on disk. Nothing here uses ``current_app``: callers pass the
+folder and the size limit from the configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import re
+import secrets
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+from typing import Any
+
+import pillow_heif
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
+
+from voucher.services.errors import ValidationFailed
+
+# Registering is idempotent; it teaches Pillow to open HEIC, the iPhone's default format.
+pillow_heif.register_heif_opener()
+
+logger = logging.getLogger(__name__)
+
+# 50 megapixels admits the 48/50 MP modes of current phone cameras, while bounding the
+# decoded bitmap (about 150 MB in RGB) whatever the size of the file on disk.
+MAX_PIXELS = 50_000_000
+MAX_SIDE = 2500  # long side of the stored image: receipts stay legible, files stay small
+THUMBNAIL_SIDE = 320
+JPEG_QUALITY = 85
+MAX_PDF_PAGES = 30
+# A receipt of up to 30 pages has tens or hundreds of objects; the cap keeps the check of
+# every object (below) to well under a second whatever a hostile file declares.
+MAX_PDF_OBJECTS = 20_000
+_READ_CHUNK = 1024 * 1024
+
+JPEG = "image/jpeg"
+PDF = "application/pdf"
+
+# Our own names only: 32 hex digits, then the stored file's or the thumbnail's suffix.
+# Anything else (a path, "..", another extension) cannot have come from store_upload.
+_KEY = re.compile(r"[0-9a-f]{32}(?:\.jpg|\.pdf|-thumb\.jpg)")
+
+# HEIF is an ISO-BMFF container; these brands say that the picture inside is HEVC (HEIC).
+# AVIF and other members of the family are not accepted: we cannot decode them here.
+_HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}
+
+# PDF names that run code, act without the reader asking, or carry other files.
+_PDF_DANGEROUS_KEYS = {
+    "/JS",
+    "/JavaScript",
+    "/AA",
+    "/Launch",
+    "/EmbeddedFile",
+    "/EmbeddedFiles",
+    "/EF",
+    "/RichMedia",
+    "/RichMediaContent",
+    "/XFA",
+}
+_PDF_DANGEROUS_VALUES = {
+    # action types (/S) that run code, open other files or send data away
+    "/JavaScript",
+    "/Launch",
+    "/ImportData",
+    "/SubmitForm",
+    "/GoToR",
+    "/GoToE",
+    "/RichMediaExecute",
+    "/Rendition",
+    "/Movie",
+    "/Sound",
+    # annotation subtypes that embed media or files
+    "/FileAttachment",
+    "/RichMedia",
+    "/Screen",
+    "/3D",
+    # object types
+    "/EmbeddedFile",
+}
+# A document may open on a page (/GoTo); any other /OpenAction acts behind the reader's back.
+_PDF_SAFE_OPEN_ACTIONS = {"/GoTo"}
+_PDF_MAX_DEPTH = 64  # nesting of direct objects inside one object; deeper is hostile
+# Backstop for objects that pypdf would not reach (say, left out of the cross-reference
+# table but found by a viewer that rebuilds it). Only the longer names are searched in the
+# whole file: two-letter names such as /JS turn up by chance in compressed binary streams,
+# so those are searched outside stream data only.
+_RAW_DANGEROUS = re.compile(
+    rb"/(?:JavaScript|Launch|EmbeddedFiles?|RichMedia|XFA)(?=[\s/<>\[\]()%{}]|$)"
+)
+_RAW_DANGEROUS_OUTSIDE_STREAMS = re.compile(rb"/(?:JS|AA)(?=[\s/<>\[\]()%{}]|$)")
+_RAW_STREAM = re.compile(rb"stream\r?\n.*?endstream", re.DOTALL)
+_RAW_ENCRYPT = re.compile(rb"/Encrypt(?=[\s/<>\[\]()%{}]|$)")
+
+
+def accepted_hint(max_bytes: int) -> Any:
+    """Help text for an upload field: the accepted kinds and the size limit."""
+    return _l("A photo (JPEG, PNG, HEIC) or a PDF, up to %(mb)s MB.", mb=_megabytes(max_bytes))
+
+
+# Forms that do not know the limit can show this one (it has no placeholder to fill).
+ACCEPTED_HINT = _l("A photo (JPEG, PNG, HEIC) or a PDF.")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file that passed every check and is now on disk under a random name."""
+
+    storage_key: str
+    thumbnail_key: str | None
+    content_type: str
+    size_bytes: int
+    sha256: str
+    original_filename: str
+
+
+@dataclass(frozen=True)
+class _Clean:
+    """What will be written: the main file, its optional preview, and the stored type."""
+
+    data: bytes
+    thumbnail: bytes | None
+    content_type: str
+    extension: str
+
+
+def store_upload(
+    file: FileStorage | None, folder: str, max_bytes: int, field: str = "file"
+) -> StoredFile:
+    """Check an upload by its content, clean it and store it; refuse with ValidationFailed."""
+    if file is None or not file.filename:
+        raise ValidationFailed.single(field, _l("Choose a file to upload."))
+    data = _read_limited(file, max_bytes)
+    if not data:
+        raise ValidationFailed.single(field, _l("The file is empty."))
+    if len(data) > max_bytes:
+        raise ValidationFailed.single(
+            field,
+            _l(
+                "The file is larger than %(mb)s MB: upload a smaller one.", mb=_megabytes(max_bytes)
+            ),
+        )
+
+    kind = _sniff(data)
+    if kind in ("jpeg", "png", "heic"):
+        clean = _clean_image(data, kind, field)
+    elif kind == "pdf":
+        _check_pdf(data, field)
+        clean = _Clean(data=data, thumbnail=None, content_type=PDF, extension=".pdf")
+    else:
+        raise ValidationFailed.single(field, _not_accepted())
+
+    token = secrets.token_hex(16)
+    storage_key = token + clean.extension
+    thumbnail_key = f"{token}-thumb.jpg" if clean.thumbnail is not None else None
+    _write_all(folder, storage_key, clean.data, thumbnail_key, clean.thumbnail, field)
+    return StoredFile(
+        storage_key=storage_key,
+        thumbnail_key=thumbnail_key,
+        content_type=clean.content_type,
+        size_bytes=len(clean.data),
+        # Of the bytes as uploaded, so the same receipt sent twice is recognised even
+        # though its re-encoded JPEG may differ between Pillow versions.
+        sha256=hashlib.sha256(data).hexdigest(),
+        original_filename=_safe_name(file.filename),
+    )
+
+
+def path_of(folder: str, key: str) -> Path:
+    """The path of a stored file; ValueError for a key that store_upload could not have made."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ValueError(f"not an upload key: {key!r}")
+    return Path(folder) / key
+
+
+def delete_stored(folder: str, key: str | None) -> None:
+    """Remove a stored file if it is there; ``None`` (no thumbnail) does nothing."""
+    if key is None:
+        return
+    with contextlib.suppress(FileNotFoundError):
+        path_of(folder, key).unlink()
+
+
+# --- reading and sniffing ---------------------------------------------------------------
+
+
+def _read_limited(file: FileStorage, max_bytes: int) -> bytes:
+    """At most max_bytes + 1 bytes of the upload: enough to know it is too large."""
+    stream = file.stream
+    # A form validator may have read the stream already; start from the beginning.
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        if stream.seekable():
+            stream.seek(0)
+    chunks: list[bytes] = []
+    remaining = max_bytes + 1
+    while remaining > 0:
+        # A stream may return less than asked for before its end; loop until EOF or limit.
+        chunk = stream.read(min(remaining, _READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _sniff(data: bytes) -> str | None:
+    """The kind of file from its magic bytes: "jpeg", "png", "heic", "pdf" or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"%PDF-"):
+        # At offset 0 only: the format tolerates junk before the header, but a file that
+        # starts as something else and is also a PDF is exactly a polyglot.
+        return "pdf"
+    if _is_heic(data):
+        return "heic"
+    return None
+
+
+def _is_heic(data: bytes) -> bool:
+    """Whether the data opens with an ISO-BMFF ``ftyp`` box naming an HEVC brand."""
+    if len(data) < 16 or data[4:8] != b"ftyp":
+        return False
+    box_size = int.from_bytes(data[0:4], "big")
+    if box_size < 16 or box_size > min(len(data), 4096):
+        return False
+    brands = {data[8:12]}
+    brands.update(data[offset : offset + 4] for offset in range(16, box_size - 3, 4))
+    return bool(brands & _HEIC_BRANDS)
+
+
+def _not_accepted() -> Any:
+    return _l("This file type is not accepted: upload a photo (JPEG, PNG, HEIC) or a PDF.")
+
+
+# --- images -----------------------------------------------------------------------------
+
+_PILLOW_FORMAT = {"jpeg": "JPEG", "png": "PNG", "heic": "HEIF"}
+
+
+def _clean_image(data: bytes, kind: str, field: str) -> _Clean:
+    """Decode (after the pixel check), rotate upright, flatten, shrink and re-encode as JPEG."""
+    unreadable = _l(
+        "The image could not be read: it may be damaged or incomplete. Please take the photo again."
+    )
+    too_many_pixels = _l(
+        "The image is too large (more than %(mp)d megapixels): "
+        "take the photo at a lower resolution.",
+        mp=MAX_PIXELS // 1_000_000,
+    )
+    try:
+        # Pillow warns, then fails, past its global MAX_IMAGE_PIXELS; that global is
+        # shared and could be changed elsewhere, so our own limit below is the one that
+        # counts, and the warning is turned into an error in case it fires first.
+        # Pillow's other warnings are about damaged metadata (corrupt EXIF, say), which
+        # is dropped anyway: the photo itself is fine, so they must not refuse it.
+        # (catch_warnings swaps the process's filter list; racing threads could at worst
+        # leave these two narrow filters behind.)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Only the plugin of the sniffed format may open it: a file with a JPEG
+            # header is decoded as a JPEG or not at all.
+            with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[kind]]) as opened:
+                width, height = opened.size
+                # The size comes from the header; nothing is decoded yet.
+                if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+                    raise ValidationFailed.single(field, too_many_pixels)
+                # JPEG can decode at 1/2, 1/4 or 1/8 scale: less memory and time for a
+                # big photo that will be shrunk anyway (no-op for the other formats).
+                opened.draft("RGB", (MAX_SIDE, MAX_SIDE))
+                # load() decodes everything: a truncated or corrupt file fails here
+                # (Pillow's LOAD_TRUNCATED_IMAGES stays False).
+                opened.load()
+                image = _upright_rgb(opened)
+            image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+            main = _jpeg_bytes(image)
+            image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+            thumbnail = _jpeg_bytes(image)
+    except ValidationFailed:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationFailed.single(field, too_many_pixels) from None
+    except Exception:
+        # Decoders fail in many ways on hostile input (OSError, SyntaxError, ValueError,
+        # struct.error, EOFError, MemoryError, the HEIF library's own errors…): all of
+        # them mean that this is not an image we can read.
+        logger.info("upload refused: unreadable %s image", kind, exc_info=True)
+        raise ValidationFailed.single(field, unreadable) from None
+    return _Clean(data=main, thumbnail=thumbnail, content_type=JPEG, extension=".jpg")
+
+
+def _upright_rgb(image: Image.Image) -> Image.Image:
+    """A plain RGB copy, turned as the camera's EXIF orientation says, transparency on white."""
+    # Phones store portrait photos sideways plus an orientation tag; the tag is dropped
+    # with the rest of the EXIF, so the pixels themselves must be turned first.
+    upright = ImageOps.exif_transpose(image)
+    has_alpha = upright.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        upright.mode == "P" and "transparency" in upright.info
+    )
+    if has_alpha:
+        # A transparent background would become black in JPEG; paper is white.
+        rgba = upright.convert("RGBA")
+        result = Image.new("RGB", rgba.size, "white")
+        result.paste(rgba, mask=rgba.getchannel("A"))
+    elif upright.mode != "RGB":
+        result = upright.convert("RGB")
+    else:
+        result = upright
+    # Forget the source's metadata (EXIF, XMP, ICC profile, comments, PNG text): the JPEG
+    # encoder copies a comment from ``info`` even when not asked to.
+    result.info = {}
+    return result
+
+
+def _jpeg_bytes(image: Image.Image) -> bytes:
+    """JPEG with no metadata: Pillow writes EXIF, XMP or ICC only when asked to."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return buffer.getvalue()
+
+
+# --- PDFs -------------------------------------------------------------------------------
+
+
+def _check_pdf(data: bytes, field: str) -> None:
+    """Refuse a PDF that does not parse, is encrypted, is too long or carries active content."""
+    unreadable = _l("The PDF could not be read: it may be damaged. Export it again and retry.")
+    encrypted = _l("The PDF is protected by a password: upload a copy without protection.")
+    active = _l(
+        "The PDF contains scripts, automatic actions or attached files, which are not "
+        "accepted: print it to a new PDF and upload that."
+    )
+    if not _ends_cleanly(data):
+        # Bytes after the last %%EOF are how PDF/HTML or PDF/ZIP polyglots are built.
+        raise ValidationFailed.single(field, unreadable)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise ValidationFailed.single(field, encrypted)
+        objects = len(reader.xref_objStm) + sum(len(ids) for ids in reader.xref.values())
+        if objects > MAX_PDF_OBJECTS:
+            raise ValidationFailed.single(
+                field,
+                _l(
+                    "The PDF is too complex to be checked: print it to a new PDF "
+                    "(or scan it) and upload that."
+                ),
+            )
+        pages = len(reader.pages)
+        if pages == 0:
+            raise ValidationFailed.single(field, unreadable)
+        if pages > MAX_PDF_PAGES:
+            raise ValidationFailed.single(
+                field,
+                _l(
+                    "The PDF has more than %(pages)d pages: upload only the pages of the receipt.",
+                    pages=MAX_PDF_PAGES,
+                ),
+            )
+        found_active = _has_active_content(reader)
+    except ValidationFailed:
+        raise
+    except Exception:
+        # pypdf raises many kinds of errors on broken or hostile files. An encrypted PDF
+        # may fail before is_encrypted is asked (an unsupported cipher), so say so.
+        logger.info("upload refused: unreadable PDF", exc_info=True)
+        message = encrypted if _RAW_ENCRYPT.search(data) else unreadable
+        raise ValidationFailed.single(field, message) from None
+    if found_active or _raw_active_content(data):
+        raise ValidationFailed.single(field, active)
+
+
+def _ends_cleanly(data: bytes) -> bool:
+    """Whether only whitespace (or NUL padding) follows the last ``%%EOF``."""
+    end = data.rfind(b"%%EOF")
+    return end != -1 and not data[end + 5 :].strip(b" \t\r\n\f\x00")
+
+
+def _has_active_content(reader: PdfReader) -> bool:
+    """Whether any object of the file names a script, an action, an attachment or XFA.
+
+    Every object in the cross-reference table is visited, not only those reachable from
+    the catalogue (names tree, pages, annotations): a viewer may still use the others,
+    and pypdf decodes ``#xx`` escapes in names, which a byte search would miss.
+    """
+    catalog = reader.trailer.get("/Root")
+    catalog = catalog.get_object() if catalog is not None else None
+    if not isinstance(catalog, DictionaryObject):
+        raise ValueError("PDF without a catalogue")
+    if "/OpenAction" in catalog:
+        open_action = catalog["/OpenAction"].get_object()
+        # An array is a destination (open at this page), which is harmless.
+        if isinstance(open_action, DictionaryObject) and (
+            open_action.get("/S") not in _PDF_SAFE_OPEN_ACTIONS or "/Next" in open_action
+        ):
+            return True
+    references = [(idnum, 0) for idnum in reader.xref_objStm]
+    references += [
+        (idnum, generation)
+        for generation, entries in reader.xref.items()
+        for idnum in list(entries)
+    ]
+    in_streams = set(reader.xref_objStm)
+    for idnum, generation in references:
+        try:
+            obj = reader.get_object(IndirectObject(idnum, generation, reader))
+        except Exception:
+            # A damaged object is common in real-world PDFs and viewers skip or repair
+            # it. One stored as plain bytes is still covered by _raw_active_content; one
+            # inside a compressed object stream is not, so that one is refused.
+            if generation == 0 and idnum in in_streams:
+                raise
+            logger.info("PDF object %d %d unreadable, skipped", idnum, generation)
+            continue
+        if _is_active(obj, 0):
+            return True
+    return _is_active(reader.trailer, 0)
+
+
+def _is_active(obj: Any, depth: int) -> bool:
+    """Whether this object, or a direct object nested in it, is active content."""
+    if depth > _PDF_MAX_DEPTH:
+        return True
+    if isinstance(obj, DictionaryObject):  # includes streams, whose dictionary this is
+        for key, value in obj.items():
+            if key in _PDF_DANGEROUS_KEYS:
+                return True
+            if (
+                key in ("/S", "/Subtype", "/Type")
+                and isinstance(value, NameObject)
+                and value in _PDF_DANGEROUS_VALUES
+            ):
+                return True
+            # Indirect references are visited on their own, in the caller's loop.
+            if not isinstance(value, IndirectObject) and _is_active(value, depth + 1):
+                return True
+        return False
+    if isinstance(obj, ArrayObject):
+        return any(
+            not isinstance(item, IndirectObject) and _is_active(item, depth + 1) for item in obj
+        )
+    return False
+
+
+def _raw_active_content(data: bytes) -> bool:
+    """A byte-level search for active-content names, in case the parser missed an object."""
+    if _RAW_DANGEROUS.search(data):
+        return True
+    return bool(_RAW_DANGEROUS_OUTSIDE_STREAMS.search(_RAW_STREAM.sub(b"stream endstream", data)))
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _write_all(
+    folder: str,
+    key: str,
+    data: bytes,
+    thumbnail_key: str | None,
+    thumbnail: bytes | None,
+    field: str,
+) -> None:
+    """Write the file and its preview, both or neither; a failure becomes ValidationFailed."""
+    written: list[str] = []
+    try:
+        # 0o700: the folder holds people's receipts and certificates, nobody else's business.
+        Path(folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_atomic(folder, key, data)
+        written.append(key)
+        if thumbnail_key is not None and thumbnail is not None:
+            _write_atomic(folder, thumbnail_key, thumbnail)
+            written.append(thumbnail_key)
+    except OSError:
+        logger.exception("upload could not be written to %s", folder)
+        for done in written:
+            with contextlib.suppress(OSError):
+                delete_stored(folder, done)
+        raise ValidationFailed.single(
+            field, _l("The file could not be saved. Nothing was stored: please try again.")
+        ) from None
+
+
+def _write_atomic(folder: str, key: str, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half-written file."""
+    # mkstemp creates the file with mode 0o600, and in the same folder so that the
+    # rename stays on one file system (and therefore atomic).
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path_of(folder, key))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _safe_name(filename: str | None) -> str:
+    """The client's file name without any path, at most 255 characters, never empty."""
+    # Old browsers and some apps send a whole client path (C:\Users\…\scan.pdf); only
+    # its last part is the name. secure_filename then keeps ASCII letters, digits, "._-".
+    name = secure_filename(PureWindowsPath(filename or "").name)
+    if len(name) > 255:
+        # Keep the extension, which tells a person what the file was.
+        stem, dot, extension = name.rpartition(".")
+        if dot and 0 < len(extension) <= 16 and stem:
+            name = f"{stem[: 255 - len(extension) - 1]}.{extension}"
+        else:
+            name = name[:255]
+    return name or "upload"
+
+
+def _megabytes(max_bytes: int) -> str:
+    """The limit in MB as people write it: "10", or "2.5" for a limit that is not whole."""
+    megabytes = max_bytes / (1024 * 1024)
+    if megabytes >= 1 and megabytes == int(megabytes):
+        return str(int(megabytes))
+    return f"{megabytes:.2f}".rstrip("0").rstrip(".") or "0"
