@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app voucher
+# Browser tests drive Debian's Chromium through Playwright; no browser is downloaded.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The app's own default is a SQLite file under instance/; `make run` uses it explicitly.
 RUN_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/voucher.sqlite3
 
-.PHONY: run test install install-dev lint format extract update-translations compile-translations migrate demo clean
+.PHONY: run test browser install install-dev lint format extract update-translations compile-translations migrate demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +46,12 @@ demo: migrate
 run: compile-translations demo
 	VOUCHER_ENV=dev VOUCHER_DATABASE_URL=$(RUN_DATABASE_URL) $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: $(VENV)/.installed-dev compile-translations
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.installed-dev compile-translations browser
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev

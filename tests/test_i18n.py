@@ -35,7 +35,7 @@ def test_catalogue_has_every_message_translated(lang):
         entry = catalogue.get(msgid)
         if entry is None:
             missing.append(msgid)
-        elif not entry.string:
+        elif not entry.string or (isinstance(entry.string, tuple) and not all(entry.string)):
             untranslated.append(msgid)
         elif entry.fuzzy:
             fuzzy.append(msgid)

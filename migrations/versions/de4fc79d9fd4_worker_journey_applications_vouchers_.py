@@ -44,6 +44,7 @@ def upgrade():
     sa.Column('employment_id', sa.Integer(), nullable=True),
     sa.Column('amount_requested_cents', sa.BigInteger(), nullable=False),
     sa.Column('notes', sa.Text(), nullable=False),
+    sa.Column('municipality', sa.String(length=120), nullable=False),
     sa.Column('status', sa.Enum('draft', 'submitted', 'awaiting_hr', 'approved', 'rejected', 'waitlisted', 'withdrawn', name=op.f('ck_applications_status'), native_enum=False, create_constraint=True), nullable=False),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
@@ -112,6 +113,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_claims'))
     )
     with op.batch_alter_table('claims', schema=None) as batch_op:
+        batch_op.create_index('uq_claims_open_per_voucher', ['voucher_id'], unique=True, sqlite_where=sa.text("status IN ('draft', 'needs_info')"), postgresql_where=sa.text("status IN ('draft', 'needs_info')"))
         batch_op.create_index(batch_op.f('ix_claims_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_claims_submitted_at'), ['submitted_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_claims_voucher_id'), ['voucher_id'], unique=False)
@@ -170,6 +172,7 @@ def downgrade():
 
     op.drop_table('receipts')
     with op.batch_alter_table('claims', schema=None) as batch_op:
+        batch_op.drop_index('uq_claims_open_per_voucher')
         batch_op.drop_index(batch_op.f('ix_claims_worker_id'))
         batch_op.drop_index(batch_op.f('ix_claims_voucher_id'))
         batch_op.drop_index(batch_op.f('ix_claims_submitted_at'))

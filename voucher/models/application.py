@@ -47,6 +47,8 @@ class Application(CreatedAtMixin, Base):
     amount_requested_cents: Mapped[int] = mapped_column(Cents)
     # What the worker tells the operator about the need (no health details asked).
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Where the worker declares they live, for measures open to residents of an area.
+    municipality: Mapped[str] = mapped_column(String(120), default="")
     status: Mapped[ApplicationStatus] = mapped_column(
         str_enum(ApplicationStatus, "status"), default=ApplicationStatus.DRAFT, index=True
     )

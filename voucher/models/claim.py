@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from voucher.models.base import Base, Cents, CreatedAtMixin, str_enum
@@ -37,6 +37,14 @@ class Claim(CreatedAtMixin, Base):
         CheckConstraint(
             "requested_cents >= 0 AND (approved_cents IS NULL OR approved_cents >= 0)",
             name="amounts",
+        ),
+        # At most one request being prepared per voucher, even if two taps race.
+        Index(
+            "uq_claims_open_per_voucher",
+            "voucher_id",
+            unique=True,
+            sqlite_where=text("status IN ('draft', 'needs_info')"),
+            postgresql_where=text("status IN ('draft', 'needs_info')"),
         ),
     )
 

@@ -9,13 +9,19 @@ from sqlalchemy.orm import Session, selectinload
 
 from voucher.models import (
     Alliance,
+    Application,
+    ApplicationStatus,
     BudgetLine,
+    Claim,
+    ClaimStatus,
     Dependant,
     Employment,
     EmploymentStatus,
     Measure,
     Project,
     User,
+    Voucher,
+    VoucherStatus,
 )
 from voucher.services.access import visible
 
@@ -107,3 +113,77 @@ def hr_declarations(session: Session, hr: User) -> tuple[list[Employment], dict[
         ).all()
     )
     return list(pending), {status.value: counts.get(status, 0) for status in EmploymentStatus}
+
+
+# Applications the worker still waits on, and claims still in progress.
+OPEN_APPLICATION_STATUSES = (
+    ApplicationStatus.DRAFT,
+    ApplicationStatus.SUBMITTED,
+    ApplicationStatus.AWAITING_HR,
+    ApplicationStatus.WAITLISTED,
+)
+OPEN_CLAIM_STATUSES = (
+    ClaimStatus.DRAFT,
+    ClaimStatus.SUBMITTED,
+    ClaimStatus.NEEDS_INFO,
+    ClaimStatus.APPROVED,
+    ClaimStatus.PARTIALLY_APPROVED,
+)
+
+
+@dataclass
+class WorkerDashboard:
+    employments: list[Employment]
+    dependants: list[Dependant]
+    applications: list[Application]
+    vouchers: list[Voucher]
+    claims: list[Claim]
+    paid_claims: list[Claim]
+    paid_total_cents: int
+
+
+def worker_dashboard(session: Session, worker: User) -> WorkerDashboard:
+    """Everything the worker's dashboard shows, each list in one query."""
+    employments, dependants = worker_summary(session, worker)
+    applications = session.scalars(
+        select(Application)
+        .where(
+            Application.worker_id == worker.id,
+            Application.status.in_(OPEN_APPLICATION_STATUSES),
+        )
+        .options(selectinload(Application.measure), selectinload(Application.dependant))
+        .order_by(Application.created_at.desc())
+    ).all()
+    vouchers = session.scalars(
+        select(Voucher)
+        .where(Voucher.worker_id == worker.id, Voucher.status == VoucherStatus.ACTIVE)
+        .options(selectinload(Voucher.measure))
+        .order_by(Voucher.valid_until)
+    ).all()
+    claims = session.scalars(
+        select(Claim)
+        .where(Claim.worker_id == worker.id, Claim.status.in_(OPEN_CLAIM_STATUSES))
+        .options(selectinload(Claim.voucher).selectinload(Voucher.measure))
+        .order_by(Claim.created_at.desc())
+    ).all()
+    paid = session.scalars(
+        select(Claim)
+        .where(Claim.worker_id == worker.id, Claim.status == ClaimStatus.PAID)
+        .options(selectinload(Claim.voucher).selectinload(Voucher.measure))
+        .order_by(Claim.paid_at.desc())
+        .limit(10)
+    ).all()
+    paid_total = session.scalar(
+        select(func.coalesce(func.sum(Claim.approved_cents), 0)).where(
+            Claim.worker_id == worker.id, Claim.status == ClaimStatus.PAID
+        )
+    )
+    return WorkerDashboard(
+        employments,
+        dependants,
+        list(applications),
+        list(vouchers),
+        list(claims),
+        list(paid),
+        int(paid_total),
+    )

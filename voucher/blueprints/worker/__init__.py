@@ -4,4 +4,11 @@ from flask import Blueprint
 
 bp = Blueprint("worker", __name__, url_prefix="/worker")
 
-from voucher.blueprints.worker import views  # noqa: E402, F401  (registers the routes)
+# Each module registers the routes of one part of the journey.
+from voucher.blueprints.worker import (  # noqa: E402, F401
+    applications,
+    claims,
+    family,
+    profile,
+    views,
+)

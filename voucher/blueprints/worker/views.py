@@ -1,4 +1,4 @@
-"""Views of the worker's area."""
+"""The worker's dashboard and notifications."""
 
 from flask import render_template
 from flask_login import current_user
@@ -7,12 +7,27 @@ from voucher.blueprints.common import role_required
 from voucher.blueprints.worker import bp
 from voucher.extensions import db
 from voucher.models import Role
-from voucher.services import overview
+from voucher.services import notifications, overview
 
 
 @bp.route("/")
 @role_required(Role.WORKER)
 def home():
-    """The worker's dashboard: employment declarations and family members."""
-    employments, dependants = overview.worker_summary(db.session, current_user)
-    return render_template("worker/home.html", employments=employments, dependants=dependants)
+    """The worker's dashboard: what is in progress and the next step for each."""
+    return render_template(
+        "worker/home.html",
+        dash=overview.worker_dashboard(db.session, current_user),
+        latest=notifications.latest(db.session, current_user, limit=3),
+        unread=notifications.unread_count(db.session, current_user),
+    )
+
+
+@bp.route("/notifications")
+@role_required(Role.WORKER)
+def notifications_list():
+    """Every message for the worker; opening the page marks them as read."""
+    items = notifications.latest(db.session, current_user, limit=100)
+    unread_ids = {n.id for n in items if n.read_at is None}
+    notifications.mark_all_read(db.session, current_user)
+    db.session.commit()
+    return render_template("worker/notifications.html", items=items, unread_ids=unread_ids)

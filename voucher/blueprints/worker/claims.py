@@ -1,0 +1,305 @@
+"""Worker area: vouchers, reimbursement requests (claims) and their receipts.
+
+Everything is loaded through its owner (``worker_id == current_user.id``), so another
+person's voucher, claim or receipt is simply not found (404).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import UTC, date, datetime
+from pathlib import PurePath
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import to_user_timezone
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.utils import secure_filename
+
+from voucher.blueprints.common import apply_errors, role_required
+from voucher.blueprints.worker import bp
+from voucher.blueprints.worker.claim_forms import ReceiptForm
+from voucher.extensions import db
+from voucher.models import Application, Claim, Measure, Receipt, Role, Voucher
+from voucher.services import claims, uploads
+from voucher.services.errors import ServiceError, ValidationFailed
+
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+
+
+def _today() -> date:
+    """Today in the programme's time zone (Europe/Rome), not the server's."""
+    return to_user_timezone(datetime.now(UTC)).date()
+
+
+def _folder() -> str:
+    return current_app.config["UPLOAD_FOLDER"]
+
+
+def _own_voucher_or_404(voucher_id: int) -> Voucher:
+    return db.first_or_404(
+        select(Voucher)
+        .where(Voucher.id == voucher_id, Voucher.worker_id == current_user.id)
+        .options(
+            selectinload(Voucher.measure).selectinload(Measure.project),
+            selectinload(Voucher.application).selectinload(Application.employment),
+        )
+    )
+
+
+def _own_claim_or_404(claim_id: int) -> Claim:
+    return db.first_or_404(
+        select(Claim)
+        .where(Claim.id == claim_id, Claim.worker_id == current_user.id)
+        .options(
+            selectinload(Claim.receipts),
+            selectinload(Claim.voucher).selectinload(Voucher.measure),
+        )
+    )
+
+
+def _own_receipt_or_404(receipt_id: int, claim_id: int | None = None) -> Receipt:
+    stmt = (
+        select(Receipt)
+        .join(Claim, Receipt.claim_id == Claim.id)
+        .where(Receipt.id == receipt_id, Claim.worker_id == current_user.id)
+    )
+    if claim_id is not None:
+        stmt = stmt.where(Receipt.claim_id == claim_id)
+    return db.first_or_404(stmt)
+
+
+# --- vouchers ---------------------------------------------------------------------------
+
+
+@bp.route("/vouchers")
+@role_required(Role.WORKER)
+def vouchers():
+    """The worker's vouchers, newest first, with what is left on each."""
+    items = db.session.scalars(
+        select(Voucher)
+        .where(Voucher.worker_id == current_user.id)
+        .options(selectinload(Voucher.measure))
+        .order_by(Voucher.valid_until.desc(), Voucher.id.desc())
+    ).all()
+    return render_template("worker/vouchers.html", vouchers=items)
+
+
+@bp.route("/vouchers/<int:voucher_id>")
+@role_required(Role.WORKER)
+def voucher(voucher_id: int):
+    """One voucher: remaining amount, expiry, rate, its requests and how to start one."""
+    item = _own_voucher_or_404(voucher_id)
+    voucher_claims = db.session.scalars(
+        select(Claim)
+        .where(Claim.voucher_id == item.id, Claim.worker_id == current_user.id)
+        .order_by(Claim.created_at.desc(), Claim.id.desc())
+    ).all()
+    return render_template(
+        "worker/voucher.html",
+        voucher=item,
+        claims=voucher_claims,
+        open_claim=claims.open_claim_of(db.session, item),
+        refusal=claims.voucher_refusal(item, _today()),
+    )
+
+
+@bp.route("/vouchers/<int:voucher_id>/claims", methods=["POST"])
+@role_required(Role.WORKER)
+def voucher_new_claim(voucher_id: int):
+    """Start a reimbursement request (or continue the one already open)."""
+    item = _own_voucher_or_404(voucher_id)
+    try:
+        claim = claims.open_claim(db.session, current_user, item, _today())
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "danger")
+        return redirect(url_for("worker.voucher", voucher_id=voucher_id))
+    db.session.commit()
+    return redirect(url_for("worker.claim", claim_id=claim.id))
+
+
+# --- claims -----------------------------------------------------------------------------
+
+
+@bp.route("/claims", endpoint="claims")
+@role_required(Role.WORKER)
+def claims_list():
+    """Every reimbursement request of the worker, with its status and next step."""
+    items = db.session.scalars(
+        select(Claim)
+        .where(Claim.worker_id == current_user.id)
+        .options(selectinload(Claim.voucher).selectinload(Voucher.measure))
+        .order_by(Claim.created_at.desc(), Claim.id.desc())
+    ).all()
+    return render_template("worker/claims.html", claims=items)
+
+
+def _render_claim(claim: Claim, form: ReceiptForm | None = None) -> str:
+    editable = claim.status in claims.EDITABLE_STATUSES
+    return render_template(
+        "worker/claim.html",
+        claim=claim,
+        voucher=claim.voucher,
+        form=form if form is not None else (ReceiptForm() if editable else None),
+        editable=editable,
+        removable={r.id for r in claim.receipts if claims.can_remove(claim, r)},
+        eligible_cents=claims.eligible_cents(claim),
+        rate_cents=claims.rate_cents(claim),
+        reimbursable_cents=claims.reimbursable_cents(claim),
+        file_hint=uploads.accepted_hint(current_app.config["MAX_UPLOAD_BYTES"]),
+    )
+
+
+@bp.route("/claims/<int:claim_id>")
+@role_required(Role.WORKER)
+def claim(claim_id: int):
+    """One request: its receipts, the amount it would reimburse, and the next step."""
+    return _render_claim(_own_claim_or_404(claim_id))
+
+
+@bp.route("/claims/<int:claim_id>/receipts", methods=["POST"])
+@role_required(Role.WORKER)
+def claim_add_receipt(claim_id: int):
+    """Upload one receipt; on error show the form again with what was typed."""
+    item = _own_claim_or_404(claim_id)
+    if item.status not in claims.EDITABLE_STATUSES:
+        flash(
+            _("This request has already been sent: its receipts can no longer be changed."),
+            "warning",
+        )
+        return redirect(url_for("worker.claim", claim_id=item.id))
+    form = ReceiptForm()
+    if form.validate_on_submit():
+        folder = _folder()
+        stored = None
+        try:
+            stored = uploads.store_upload(
+                form.file.data, folder, current_app.config["MAX_UPLOAD_BYTES"], field="file"
+            )
+            claims.add_receipt(
+                db.session,
+                item,
+                stored,
+                supplier_name=form.supplier_name.data,
+                supplier_vat=form.supplier_vat.data,
+                document_number=form.document_number.data,
+                issued_on=form.issued_on.data,
+                amount_cents=form.amount_cents.data,
+                folder=folder,
+                today=_today(),
+            )
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "danger")
+            return redirect(url_for("worker.claim", claim_id=claim_id))
+        except Exception:
+            # The commit failed after the file was stored: leave nothing behind.
+            db.session.rollback()
+            if stored is not None:
+                uploads.delete_stored(folder, stored.storage_key)
+                uploads.delete_stored(folder, stored.thumbnail_key)
+            raise
+        else:
+            flash(_("Receipt added."), "success")
+            return redirect(url_for("worker.claim", claim_id=claim_id, _anchor="receipts"))
+    return _render_claim(_own_claim_or_404(claim_id), form)
+
+
+@bp.route("/claims/<int:claim_id>/receipts/<int:receipt_id>/remove", methods=["POST"])
+@role_required(Role.WORKER)
+def claim_remove_receipt(claim_id: int, receipt_id: int):
+    """Remove a receipt that has not been sent yet."""
+    item = _own_claim_or_404(claim_id)
+    receipt = _own_receipt_or_404(receipt_id, claim_id=item.id)
+    try:
+        claims.remove_receipt(db.session, item, receipt, _folder())
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "danger")
+    else:
+        db.session.commit()
+        flash(_("Receipt removed."), "success")
+    return redirect(url_for("worker.claim", claim_id=claim_id, _anchor="receipts"))
+
+
+@bp.route("/claims/<int:claim_id>/submit", methods=["POST"])
+@role_required(Role.WORKER)
+def claim_submit(claim_id: int):
+    """Send the request to the alliance (again, after it asked for information)."""
+    item = _own_claim_or_404(claim_id)
+    try:
+        claims.submit(db.session, item, current_user, _today())
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "danger")
+    else:
+        db.session.commit()
+        flash(_("Your request has been sent to the alliance."), "success")
+    return redirect(url_for("worker.claim", claim_id=claim_id))
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+def _download_name(receipt: Receipt, content_type: str, suffix: str = "") -> str:
+    stem = secure_filename(PurePath(receipt.original_filename or "").stem) or "receipt"
+    extension = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
+    return f"{stem[:80]}{suffix}{extension}"
+
+
+def _private(response: Any) -> Any:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.route("/receipts/<int:receipt_id>/file")
+@role_required(Role.WORKER)
+def receipt_file(receipt_id: int):
+    """The receipt's file, as a download (never rendered by the browser as a page)."""
+    receipt = _own_receipt_or_404(receipt_id)
+    path = uploads.path_of(_folder(), receipt.storage_key)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=receipt.content_type,
+        as_attachment=True,
+        download_name=_download_name(receipt, receipt.content_type),
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+    return _private(response)
+
+
+@bp.route("/receipts/<int:receipt_id>/thumbnail")
+@role_required(Role.WORKER)
+def receipt_thumbnail(receipt_id: int):
+    """A small preview of a photographed receipt, shown inline on the request page."""
+    receipt = _own_receipt_or_404(receipt_id)
+    if not receipt.thumbnail_key:
+        abort(404)
+    path = uploads.path_of(_folder(), receipt.thumbnail_key)
+    if not path.is_file():
+        abort(404)
+    content_type = mimetypes.guess_type(path.name)[0] or "image/jpeg"
+    response = send_file(
+        path,
+        mimetype=content_type,
+        as_attachment=False,
+        download_name=_download_name(receipt, content_type, "-preview"),
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+    return _private(response)
