@@ -26,7 +26,11 @@ from voucher.models import (
 )
 from voucher.services import applications
 
-pytestmark = pytest.mark.browser
+# The browser journey is about the pages: it runs once, on SQLite.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 PIXEL_5 = {"width": 393, "height": 851}
 
@@ -45,8 +49,6 @@ def _tap_choice(page, selector: str) -> None:
 
 
 def test_worker_journey_on_a_phone(app, db, live_server, browser, tmp_path):
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        pytest.skip("the browser journey runs once, on SQLite")
     app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
     company = factories.organisation(db, name="Tessitura Valcuvia S.r.l.")
     alliance = factories.alliance(
