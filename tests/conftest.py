@@ -196,3 +196,11 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+def browser_login(page, base_url: str, user: User, lang: str = "en") -> None:
+    """Sign ``user`` in through the login form of a browser page."""
+    page.goto(f"{base_url}/auth/login?lang={lang}")
+    page.fill("#email", user.email)
+    page.fill("#password", factories.PASSWORD)
+    page.click("button[type=submit]")

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.conftest import browser_login
 from voucher.models import (
     Allocation,
     Application,
@@ -449,10 +450,7 @@ def test_pages_fit_a_phone_screen(db, live_server, browser):
     db.commit()
     page = browser.new_page(viewport={"width": 360, "height": 740})
     try:
-        page.goto(f"{live_server}/auth/login?lang=en")
-        page.fill("#email", worker.email)
-        page.fill("#password", factories.PASSWORD)
-        page.click("button[type=submit]")
+        browser_login(page, live_server, worker)
         for path in (
             "/worker/measures",
             "/worker/applications",

@@ -12,6 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests import factories
+from tests.conftest import browser_login
 from voucher.models import (
     Application,
     ApplicationStatus,
@@ -600,10 +601,7 @@ def test_pages_fit_a_phone_screen(db, live_server, browser, upload_folder):
     db.commit()
     page = browser.new_page(viewport={"width": 360, "height": 740})
     try:
-        page.goto(f"{live_server}/auth/login?lang=en")
-        page.fill("#email", worker.email)
-        page.fill("#password", factories.PASSWORD)
-        page.click("button[type=submit]")
+        browser_login(page, live_server, worker)
         for path in (
             "/worker/profile",
             "/worker/profile/iban",

@@ -48,6 +48,11 @@ def role_required(*roles: Role) -> Callable[[F], F]:
     return decorator
 
 
+def current_actor() -> Any:
+    """The logged-in User itself, not Flask-Login's proxy, for services and the audit trail."""
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
 def get_visible_or_404(model: type[T], object_id: int) -> T:
     """Load ``model`` by id through the access rules of the current user, or 404."""
     stmt = visible(model, current_user).where(model.id == object_id)  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased, contains_eager, selectinload
@@ -34,7 +33,7 @@ from voucher.blueprints.admin.forms import (
     ProjectForm,
     UserForm,
 )
-from voucher.blueprints.common import apply_errors, get_visible_or_404, role_required
+from voucher.blueprints.common import apply_errors, current_actor, get_visible_or_404, role_required
 from voucher.extensions import db
 from voucher.models import (
     Alliance,
@@ -71,11 +70,6 @@ def _labels() -> dict[str, Any]:
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _actor() -> User:
-    # The audit trail and the services want the real User, not Flask-Login's proxy.
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _load(model: type[T], object_id: int | None) -> T | None:
@@ -232,7 +226,7 @@ def programme_form(programme_id: int | None):
     return _form_page(
         form,
         lambda: structure.save_programme(
-            db.session, _actor(), programme=programme, **_fields(form)
+            db.session, current_actor(), programme=programme, **_fields(form)
         ),
         title=_("Edit programme") if programme else _("New programme"),
         list_endpoint="admin.programmes",
@@ -260,7 +254,9 @@ def network_form(network_id: int | None):
     form = NetworkForm(obj=network)
     return _form_page(
         form,
-        lambda: structure.save_network(db.session, _actor(), network=network, **_fields(form)),
+        lambda: structure.save_network(
+            db.session, current_actor(), network=network, **_fields(form)
+        ),
         title=_("Edit network") if network else _("New network"),
         list_endpoint="admin.networks",
         saved_name=lambda n: n.name,
@@ -293,7 +289,7 @@ def organisation_form(organisation_id: int | None):
     return _form_page(
         form,
         lambda: structure.save_organisation(
-            db.session, _actor(), organisation=organisation, **_fields(form)
+            db.session, current_actor(), organisation=organisation, **_fields(form)
         ),
         title=_("Edit organisation") if organisation else _("New organisation"),
         list_endpoint="admin.organisations",
@@ -344,7 +340,7 @@ def alliance_form(alliance_id: int | None):
         ).all()
         return structure.save_alliance(
             db.session,
-            _actor(),
+            current_actor(),
             network=_pick(Network, form.network.data, "network"),
             name=form.name.data,
             lead=_pick(Organisation, form.lead.data, "lead"),
@@ -396,7 +392,7 @@ def project_form(project_id: int | None):
         form,
         lambda: structure.save_project(
             db.session,
-            _actor(),
+            current_actor(),
             **_fields(form, "alliance", "programme"),
             alliance=_pick(Alliance, form.alliance.data, "alliance"),
             programme=_pick(Programme, form.programme.data, "programme"),
@@ -449,7 +445,7 @@ def measure_form(measure_id: int | None):
         form,
         lambda: structure.save_measure(
             db.session,
-            _actor(),
+            current_actor(),
             **_fields(form, "project"),
             project=_pick(Project, form.project.data, "project"),
             measure=measure,
@@ -502,7 +498,7 @@ def user_form(user_id: int | None):
         form,
         lambda: structure.save_user(
             db.session,
-            _actor(),
+            current_actor(),
             **_fields(form, "organisation", "alliance", "network"),
             organisation=_pick(Organisation, form.organisation.data, "organisation", False),
             alliance=_pick(Alliance, form.alliance.data, "alliance", False),

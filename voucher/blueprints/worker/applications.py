@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from voucher.blueprints.admin.forms import MEASURE_KIND_LABELS
-from voucher.blueprints.common import apply_errors, get_visible_or_404, role_required
+from voucher.blueprints.common import apply_errors, current_actor, get_visible_or_404, role_required
 from voucher.blueprints.worker import bp
 from voucher.blueprints.worker.application_forms import NOBODY, ApplicationForm
 from voucher.extensions import db
@@ -30,15 +30,9 @@ from voucher.models import (
     Eligibility,
     Measure,
     Role,
-    User,
 )
 from voucher.services import applications, eligibility
 from voucher.services.errors import ServiceError, ValidationFailed
-
-
-def _me() -> User:
-    # Services and the audit trail want the real User, not Flask-Login's proxy.
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _own_application(application_id: int) -> Application:
@@ -68,12 +62,12 @@ def _labels() -> dict[str, Any]:
 @role_required(Role.WORKER)
 def measures():
     """ "Per me": the measures the worker can use now, explained, then the others and why."""
-    options = eligibility.measures_for(db.session, _me(), date.today())
+    options = eligibility.measures_for(db.session, current_actor(), date.today())
     return render_template(
         "worker/measures.html",
         usable=[o for o in options if o.eligible],
         unusable=[o for o in options if not o.eligible],
-        declared=eligibility.has_declared_employment(db.session, _me()),
+        declared=eligibility.has_declared_employment(db.session, current_actor()),
         **_labels(),
     )
 
@@ -115,7 +109,7 @@ def application_edit(application_id: int):
 
 def _application_form(measure: Measure, application: Application | None):
     """Show and handle the application form, for a new draft or an existing one."""
-    worker, today = _me(), date.today()
+    worker, today = current_actor(), date.today()
     try:
         option = eligibility.check_can_apply(db.session, worker, measure, today)
     except ValidationFailed as exc:
@@ -217,7 +211,7 @@ def application_check(application_id: int):
     application = _own_application(application_id)
     if application.status is not ApplicationStatus.DRAFT:
         return redirect(url_for("worker.application", application_id=application.id))
-    option = eligibility.option_for(db.session, _me(), application.measure, date.today())
+    option = eligibility.option_for(db.session, current_actor(), application.measure, date.today())
     return render_template(
         "worker/application_check.html",
         application=application,
@@ -234,7 +228,7 @@ def application_submit(application_id: int):
     """Send a draft; first-come measures are decided at once."""
     application = _own_application(application_id)
     try:
-        applications.submit(db.session, application, _me(), date.today())
+        applications.submit(db.session, application, current_actor(), date.today())
     except ValidationFailed as exc:
         db.session.rollback()
         flash(" ".join(str(m) for ms in exc.errors.values() for m in ms), "danger")
@@ -284,7 +278,7 @@ def application_withdraw(application_id: int):
     """Withdraw an application that has not been decided (or drop a draft)."""
     application = _own_application(application_id)
     try:
-        applications.withdraw(db.session, application, _me())
+        applications.withdraw(db.session, application, current_actor())
     except ServiceError as exc:
         db.session.rollback()
         flash(str(exc.message), "danger")
