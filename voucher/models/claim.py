@@ -64,10 +64,15 @@ class Claim(CreatedAtMixin, Base):
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     paid_at: Mapped[datetime | None]
+    # Four-eyes: the first operator's proposed decision, waiting for a second operator.
+    first_review_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    first_review_at: Mapped[datetime | None]
+    first_review_cents: Mapped[int | None] = mapped_column(Cents)
 
     voucher: Mapped[Voucher] = relationship()
     worker: Mapped[User] = relationship(foreign_keys=[worker_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    first_review_by: Mapped[User | None] = relationship(foreign_keys=[first_review_by_id])
     receipts: Mapped[list[Receipt]] = relationship(
         back_populates="claim", order_by="Receipt.id", cascade="save-update, merge"
     )

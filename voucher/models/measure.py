@@ -58,6 +58,10 @@ class Measure(CreatedAtMixin, Base):
             name="yearly_cap",
         ),
         CheckConstraint("closes_on >= opens_on", name="window"),
+        CheckConstraint(
+            "four_eyes_threshold_cents IS NULL OR four_eyes_threshold_cents >= 0",
+            name="four_eyes",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +84,8 @@ class Measure(CreatedAtMixin, Base):
     allocation: Mapped[Allocation] = mapped_column(
         str_enum(Allocation, "allocation"), default=Allocation.MANUAL
     )
+    # Four-eyes: approving a claim above this amount needs a second operator.
+    four_eyes_threshold_cents: Mapped[int | None] = mapped_column(Cents)
 
     project: Mapped[Project] = relationship(back_populates="measures")
     budget_line: Mapped[BudgetLine | None] = relationship(back_populates="measure")

@@ -13,7 +13,9 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 
 from voucher.models import (
     Alliance,
+    Application,
     BudgetLine,
+    Claim,
     Dependant,
     Employment,
     Measure,
@@ -21,8 +23,10 @@ from voucher.models import (
     Organisation,
     Partnership,
     Project,
+    Receipt,
     Role,
     User,
+    Voucher,
 )
 
 T = TypeVar("T")
@@ -49,6 +53,28 @@ def _measures_of_projects(project_ids: Any) -> Any:
 
 def _own_alliance(user: User) -> Any:
     return select(Alliance.id).where(Alliance.id == user.alliance_id)
+
+
+def _measures_of_alliances(alliance_ids: Any) -> Any:
+    return _measures_of_projects(_projects_of_alliances(alliance_ids))
+
+
+def _vouchers_of_alliances(alliance_ids: Any) -> Any:
+    return select(Voucher.id).where(Voucher.measure_id.in_(_measures_of_alliances(alliance_ids)))
+
+
+def _claims_of_alliances(alliance_ids: Any) -> Any:
+    return select(Claim.id).where(Claim.voucher_id.in_(_vouchers_of_alliances(alliance_ids)))
+
+
+def _money_rules(scope: Callable[[User], Any]) -> dict[type, Rule]:
+    """Applications, vouchers, claims and receipts of the alliances ``scope`` selects."""
+    return {
+        Application: lambda u: Application.measure_id.in_(_measures_of_alliances(scope(u))),
+        Voucher: lambda u: Voucher.measure_id.in_(_measures_of_alliances(scope(u))),
+        Claim: lambda u: Claim.voucher_id.in_(_vouchers_of_alliances(scope(u))),
+        Receipt: lambda u: Receipt.claim_id.in_(_claims_of_alliances(scope(u))),
+    }
 
 
 # (model, role) -> condition. Anything missing is invisible to that role.
@@ -90,10 +116,21 @@ RULES: dict[tuple[type, Role], Rule] = {
     (Employment, Role.WORKER): lambda u: Employment.worker_id == u.id,
     (Dependant, Role.WORKER): lambda u: Dependant.worker_id == u.id,
     (Organisation, Role.WORKER): lambda u: Organisation.id.in_(select(Partnership.organisation_id)),
+    (Application, Role.WORKER): lambda u: Application.worker_id == u.id,
+    (Voucher, Role.WORKER): lambda u: Voucher.worker_id == u.id,
+    (Claim, Role.WORKER): lambda u: Claim.worker_id == u.id,
+    (Receipt, Role.WORKER): lambda u: Receipt.claim_id.in_(
+        select(Claim.id).where(Claim.worker_id == u.id)
+    ),
     (Measure, Role.WORKER): lambda u: true(),
     (Project, Role.WORKER): lambda u: true(),
     (Alliance, Role.WORKER): lambda u: true(),
 }
+# Operators decide on their alliance's money; network officers see their network's, read-only.
+for _model, _rule in _money_rules(_own_alliance).items():
+    RULES[(_model, Role.OPERATOR)] = _rule
+for _model, _rule in _money_rules(_alliances_of_network).items():
+    RULES[(_model, Role.NETWORK)] = _rule
 
 
 def condition(model: type, user: User) -> ColumnElement[bool]:

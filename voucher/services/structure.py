@@ -395,6 +395,7 @@ def save_measure(
     residence_area: str = "",
     description: str = "",
     documents_required: str = "",
+    four_eyes_threshold_cents: int | None = None,
     measure: Measure | None = None,
 ) -> Measure:
     """Create a measure with its budget line, or update ``measure`` and its allocation."""
@@ -413,6 +414,8 @@ def save_measure(
         )
     if eligibility is Eligibility.RESIDENTS and not residence_area.strip():
         errors.add("residence_area", _l("Name the municipalities whose residents may apply."))
+    if four_eyes_threshold_cents is not None and four_eyes_threshold_cents < 0:
+        errors.add("four_eyes_threshold_cents", _l("Amounts cannot be negative."))
     if allocated_cents < 0:
         errors.add("allocated_cents", _l("Amounts cannot be negative."))
     elif allocated_cents > unallocated_cents(session, project, exclude=measure):
@@ -439,6 +442,7 @@ def save_measure(
     measure.opens_on = opens_on
     measure.closes_on = closes_on
     measure.allocation = allocation
+    measure.four_eyes_threshold_cents = four_eyes_threshold_cents
     session.add(measure)
     audit.record(session, "measure.create" if creating else "measure.update", measure, actor)
     if creating:
