@@ -108,6 +108,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "WTF_CSRF_ENABLED": False,
             "MAIL_BACKEND": "outbox",
             "SERVER_NAME": "localhost",
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         }
     )
     app.instance_path = str(tmp_path / "instance")

@@ -334,6 +334,7 @@ def test_admin_creates_a_measure_with_its_budget(client, db, admin):
     assert measure.kind is MeasureKind.SUMMER_CAMP
     assert measure.cap_per_voucher_cents == 30_000
     assert measure.cap_per_worker_year_cents is None
+    assert measure.four_eyes_threshold_cents is None
     assert measure.budget_line.allocated_cents == 150_000
     [entry] = committed(db, select(LedgerEntry))
     assert entry.amount_cents == 150_000
@@ -341,6 +342,15 @@ def test_admin_creates_a_measure_with_its_budget(client, db, admin):
     assert data["title"] in listing
     assert "€1,500.00" in listing
     assert audit_actions(db, "measures", measure.id) == ["measure.create"]
+
+
+def test_admin_sets_a_four_eyes_threshold_on_a_measure(client, db, admin):
+    project = factories.project(db)
+    db.commit()
+    data = {**measure_data(project), "four_eyes_threshold_cents": "250,00"}
+    assert client.post("/admin/measures/new", data=data).status_code == 302
+    [measure] = committed(db, select(Measure))
+    assert measure.four_eyes_threshold_cents == 250_00
 
 
 def test_admin_creates_a_scoped_account_that_can_sign_in(client, db, auth, admin):

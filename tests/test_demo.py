@@ -158,3 +158,22 @@ def test_cli_refuses_demo_accounts_in_production(app, db):
     assert result.exit_code != 0
     assert "refusing" in result.output
     assert db.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_demo_workers_have_something_in_progress(app, db):
+    from voucher.models import Application, ApplicationStatus, Claim, ClaimStatus
+    from voucher.services import budget, demo
+
+    demo.load_demo(db)
+    db.commit()
+    by_email = {a.worker.email: a for a in db.scalars(select(Application)).all()}
+    granted = by_email["lavoratrice@demo.example"]
+    assert granted.status is ApplicationStatus.APPROVED
+    assert granted.voucher.amount_cents == 400_00
+    [claim] = db.scalars(select(Claim)).all()
+    assert claim.status is ClaimStatus.SUBMITTED
+    assert claim.requested_cents > 0
+    assert len(claim.receipts) == 1
+    assert by_email["lavoratore@demo.example"].status is ApplicationStatus.AWAITING_HR
+    line = granted.voucher.budget_line
+    assert budget.ledger_balances(db, line.id) == budget.line_balances(line)

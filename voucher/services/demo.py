@@ -13,18 +13,23 @@ unique key, so running the loader again creates nothing and never fails. Callers
 from __future__ import annotations
 
 import hashlib
+import io
 from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, TypeVar
 
+from flask import current_app
+from PIL import Image, ImageDraw
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from stdnum import luhn
 from stdnum.it import codicefiscale
+from werkzeug.datastructures import FileStorage
 
 from voucher.models import (
     Alliance,
     Allocation,
+    Application,
     Dependant,
     DependantKind,
     Eligibility,
@@ -41,7 +46,7 @@ from voucher.models import (
     Role,
     User,
 )
-from voucher.services import accounts, audit, structure
+from voucher.services import accounts, applications, audit, claims, structure, uploads
 
 # These accounts exist for demos and local trials only: never load the demo in production.
 DEMO_PASSWORD = "demo-password"  # noqa: S105
@@ -1094,6 +1099,27 @@ DEPENDANTS: dict[str, tuple[dict[str, Any], ...]] = {
     ),
 }
 
+# What the demo workers have already done, so every role has something to look at:
+# worker e-mail -> (measure title, for the first child?, amount in euros, with a claim?)
+ACTIVITY: dict[str, tuple[str, bool, int, bool]] = {
+    # First-come measure, employment confirmed: granted at once; a receipt is under review.
+    "lavoratrice@demo.example": ("Servizi per l'infanzia", True, 400, True),
+    # Employment not yet confirmed: the application waits for HR.
+    "lavoratore@demo.example": (
+        "Family voucher a rimborso per i dipendenti dei partner",
+        False,
+        300,
+        False,
+    ),
+}
+DEMO_RECEIPT = {
+    "supplier_name": "Asilo nido Il Girasole soc. coop.",
+    # Invented, but with a valid check digit (tax office 012, Varese).
+    "supplier_vat": "0482561012" + luhn.calc_check_digit("0482561012"),
+    "document_number": "2026/118",
+    "amount_cents": 320_00,
+}
+
 # --- loading ----------------------------------------------------------------------------
 
 SUMMARY_ORDER = (
@@ -1106,6 +1132,8 @@ SUMMARY_ORDER = (
     "user",
     "employment",
     "dependant",
+    "application",
+    "claim",
 )
 
 
@@ -1329,6 +1357,67 @@ def _load_families(
                 tally.add("dependant", dependant)
 
 
+def _demo_receipt_image() -> FileStorage:
+    """A photographed receipt, drawn on the spot (no binary in the repository)."""
+    image = Image.new("RGB", (600, 800), "white")
+    draw = ImageDraw.Draw(image)
+    for row, text in enumerate(
+        (DEMO_RECEIPT["supplier_name"], f"Fattura {DEMO_RECEIPT['document_number']}", "EUR 320,00")
+    ):
+        draw.text((40, 60 + 40 * row), text, fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    buffer.seek(0)
+    return FileStorage(stream=buffer, filename="scontrino.jpg", content_type="image/jpeg")
+
+
+def _load_activity(session: Session, tally: Tally, users: dict[str, User]) -> None:
+    """Applications (and a claim) made through the real services, as the workers would."""
+    today = date.today()
+    for email, (title, for_child, euros, with_claim) in ACTIVITY.items():
+        worker = users[email]
+        measure = session.scalars(select(Measure).where(Measure.title == title)).one()
+        stmt = select(Application).where(
+            Application.worker_id == worker.id, Application.measure_id == measure.id
+        )
+        if tally.find(session, "application", stmt) is not None:
+            continue
+        child = (
+            session.scalars(select(Dependant).where(Dependant.worker_id == worker.id)).first()
+            if for_child
+            else None
+        )
+        application = applications.start(
+            session,
+            worker,
+            measure,
+            dependant=child,
+            amount_requested_cents=eur(euros),
+            today=today,
+        )
+        applications.submit(session, application, worker, today=today)
+        tally.add("application", application)
+        session.flush()
+        if with_claim and application.voucher is not None:
+            voucher = application.voucher
+            claim = claims.open_claim(session, worker, voucher, today)
+            folder = current_app.config["UPLOAD_FOLDER"]
+            stored = uploads.store_upload(
+                _demo_receipt_image(), folder, current_app.config["MAX_UPLOAD_BYTES"]
+            )
+            claims.add_receipt(
+                session,
+                claim,
+                stored,
+                issued_on=today,
+                folder=folder,
+                today=today,
+                **DEMO_RECEIPT,
+            )
+            claims.submit(session, claim, worker, today)
+            tally.add("claim", claim)
+
+
 def load_demo(session: Session) -> str:
     """Load the demo data (idempotent) and return a summary of what was created."""
     tally = Tally()
@@ -1339,5 +1428,7 @@ def load_demo(session: Session) -> str:
     _load_projects(session, tally, alliances, programmes)
     users = _load_users(session, tally, orgs, alliances, networks)
     _load_families(session, tally, users, orgs)
+    session.flush()
+    _load_activity(session, tally, users)
     session.flush()
     return tally.summary()

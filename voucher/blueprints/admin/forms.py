@@ -316,6 +316,11 @@ class MeasureForm(FlaskForm):
         default=Allocation.MANUAL.value,
     )
     allocated_cents = EuroField(_l("Budget allocated (€)"), validators=[InputRequired()])
+    four_eyes_threshold_cents = EuroField(
+        _l("Second operator needed above (€)"),
+        validators=[Optional()],
+        description=_l("Claims above this amount need a second operator's approval."),
+    )
 
 
 class UserForm(FlaskForm):
