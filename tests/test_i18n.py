@@ -96,3 +96,9 @@ def test_error_pages_are_translated(client):
     assert "Pagina non trovata" in italian.get_data(as_text=True)
     english = client.get("/does-not-exist?lang=en")
     assert "Page not found" in english.get_data(as_text=True)
+
+
+def test_language_links_after_a_post_lead_to_a_page_a_get_can_show(client):
+    html = client.post("/auth/register", data={"email": "x"}).get_data(as_text=True)
+    assert 'href="/?lang=en"' in html
+    assert 'href="/auth/register?lang=en"' in client.get("/auth/register").get_data(as_text=True)

@@ -1,6 +1,8 @@
-"""Command-line tools: ``flask --app voucher demo`` and ``flask --app voucher create-admin``."""
+"""Command-line tools: ``flask --app voucher demo``, ``create-admin`` and ``expire`` (cron)."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
 
 import click
 from flask import Flask
@@ -59,3 +61,27 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(str(exc)) from exc
         db.session.commit()
         click.echo(f"Administrator {email} created.")
+
+    @app.cli.command("expire")
+    @click.option(
+        "--today",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        help="The day to expire as of (YYYY-MM-DD); default: today.",
+    )
+    def expire_command(today: datetime | None) -> None:
+        """Expire vouchers past their end date and release what they did not use (for cron).
+
+        Idempotent: running it again the same day changes nothing.
+        """
+        from voucher.services import expiry
+
+        day = today.date() if today is not None else date.today()
+        result = expiry.expire_vouchers(db.session, day)
+        db.session.commit()
+        click.echo(
+            f"Vouchers expired: {result.expired}; "
+            f"released: {result.released_cents / 100:.2f} EUR; "
+            f"waiting applications approved: {result.promoted}; "
+            f"still held for requests under review: {result.held_cents / 100:.2f} EUR."
+        )

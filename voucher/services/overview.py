@@ -16,7 +16,6 @@ from voucher.models import (
     ClaimStatus,
     Dependant,
     Employment,
-    EmploymentStatus,
     Measure,
     Project,
     User,
@@ -46,6 +45,23 @@ class ProjectBudget:
 
     def total(self, attribute: str) -> int:
         return sum(getattr(m, attribute) for m in self.measures)
+
+    @property
+    def unallocated_cents(self) -> int:
+        """What of the project's total no measure has been allocated yet."""
+        return self.project.total_cents - self.total("allocated_cents")
+
+    @property
+    def regional_share_pct(self) -> float:
+        """The Region's share of the project's total, as a percentage."""
+        total = self.project.total_cents
+        return 100 * self.project.regional_share_cents / total if total else 0.0
+
+    @property
+    def cofunding_pct(self) -> float:
+        """The partners' co-funding of the project's total, as a percentage."""
+        total = self.project.total_cents
+        return 100 * self.project.cofunding_cents / total if total else 0.0
 
 
 def project_budgets(session: Session, user: User) -> list[ProjectBudget]:
@@ -95,24 +111,6 @@ def worker_summary(session: Session, worker: User) -> tuple[list[Employment], li
     ).all()
     dependants = session.scalars(visible(Dependant, worker).order_by(Dependant.birth_date)).all()
     return list(employments), list(dependants)
-
-
-def hr_declarations(session: Session, hr: User) -> tuple[list[Employment], dict[str, int]]:
-    """Declarations awaiting this HR user's organisation, and counts by status."""
-    pending = session.scalars(
-        visible(Employment, hr)
-        .where(Employment.status == EmploymentStatus.AWAITING_HR)
-        .options(selectinload(Employment.worker))
-        .order_by(Employment.created_at)
-    ).all()
-    counts = dict(
-        session.execute(
-            visible(Employment, hr, select(Employment.status, func.count())).group_by(
-                Employment.status
-            )
-        ).all()
-    )
-    return list(pending), {status.value: counts.get(status, 0) for status in EmploymentStatus}
 
 
 # Applications the worker still waits on, and claims still in progress.

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("network", __name__, url_prefix="/network")
 
-from voucher.blueprints.network import views  # noqa: E402, F401  (registers the routes)
+from voucher.blueprints.network import claims, views  # noqa: E402, F401  (registers the routes)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
-from voucher.blueprints.operator import views  # noqa: E402, F401  (registers the routes)
+from voucher.blueprints.operator import applications, claims, measures, views  # noqa: E402, F401
