@@ -1036,6 +1036,8 @@ USERS: tuple[dict[str, Any], ...] = (
         "last_name": "Verdi",
         "role": Role.WORKER,
         "tax_code": _codice_fiscale("VRDNNA87H58L319"),
+        # Invented, valid IBAN, so her reimbursements can go into a payout.
+        "iban": "IT67P0306909606000000012345",
     },
     {
         "email": "lavoratore@demo.example",
@@ -1313,6 +1315,7 @@ def _load_users(
             )
             # save_user takes no locale: the demo people read the app in Italian.
             user.locale = "it"
+            user.iban = data.get("iban")
             tally.add("user", user)
         result[email] = user
     return result
