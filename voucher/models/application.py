@@ -81,6 +81,10 @@ class Voucher(CreatedAtMixin, Base):
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("used_cents >= 0 AND used_cents <= amount_cents", name="used_within"),
+        CheckConstraint(
+            "released_cents >= 0 AND used_cents + released_cents <= amount_cents",
+            name="released_within",
+        ),
         CheckConstraint("valid_until >= valid_from", name="validity"),
     )
 
@@ -93,6 +97,10 @@ class Voucher(CreatedAtMixin, Base):
     amount_cents: Mapped[int] = mapped_column(Cents)
     # Approved reimbursements so far (moved from reserved to spent on the line).
     used_cents: Mapped[int] = mapped_column(Cents, default=0)
+    # Given back to the budget line after the voucher ended (expired or revoked). Kept on
+    # the row so that approvals and releases are guarded by one conditional UPDATE:
+    # used + released never exceeds what was reserved.
+    released_cents: Mapped[int] = mapped_column(Cents, default=0)
     status: Mapped[VoucherStatus] = mapped_column(
         str_enum(VoucherStatus, "status"), default=VoucherStatus.ACTIVE, index=True
     )

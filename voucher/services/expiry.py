@@ -57,15 +57,8 @@ class ExpiryResult:
 
 def released_cents(session: Session, voucher: Voucher) -> int:
     """What has already been given back to the budget line from this voucher."""
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
-                LedgerEntry.kind == LedgerKind.RELEASE,
-                LedgerEntry.reference_type == REFERENCE,
-                LedgerEntry.reference_id == voucher.id,
-            )
-        )
-    )
+    session.refresh(voucher, ["released_cents"])
+    return voucher.released_cents
 
 
 def held_cents(session: Session, voucher: Voucher) -> int:
@@ -92,6 +85,20 @@ def release_unused(session: Session, voucher: Voucher, actor: User | None) -> in
     amount = outstanding - min(outstanding, held_cents(session, voucher))
     if amount <= 0:
         return 0
+    # Guarded like an approval: if a claim was approved a moment ago, used + released
+    # would exceed the voucher, nothing is released now and the next run settles it.
+    result = session.execute(
+        update(Voucher)
+        .where(
+            Voucher.id == voucher.id,
+            Voucher.used_cents + Voucher.released_cents + amount <= Voucher.amount_cents,
+        )
+        .values(released_cents=Voucher.released_cents + amount)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return 0
+    session.refresh(voucher, ["released_cents", "used_cents"])
     budget.release(session, voucher.budget_line_id, amount, actor, (REFERENCE, voucher.id))
     return amount
 

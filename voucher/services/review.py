@@ -573,7 +573,11 @@ def _use_voucher(session: Session, voucher: Voucher, amount: int) -> None:
     """Add ``amount`` to what the voucher has used, never beyond its amount; exhaust it."""
     result = session.execute(
         update(Voucher)
-        .where(Voucher.id == voucher.id, Voucher.used_cents + amount <= Voucher.amount_cents)
+        .where(
+            Voucher.id == voucher.id,
+            # What an ended voucher gave back is no longer its to spend.
+            Voucher.used_cents + Voucher.released_cents + amount <= Voucher.amount_cents,
+        )
         .values(used_cents=Voucher.used_cents + amount)
         .execution_options(synchronize_session=False)
     )
@@ -594,7 +598,7 @@ def _use_voucher(session: Session, voucher: Voucher, amount: int) -> None:
         .values(status=VoucherStatus.EXHAUSTED)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(voucher, ["used_cents", "status"])
+    session.refresh(voucher, ["used_cents", "released_cents", "status"])
 
 
 def _release_if_ended(session: Session, voucher: Voucher, actor: User, today: date | None) -> None:
