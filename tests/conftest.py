@@ -204,4 +204,14 @@ def browser_login(page, base_url: str, user: User, lang: str = "en") -> None:
     page.goto(f"{base_url}/auth/login?lang={lang}")
     page.fill("#email", user.email)
     page.fill("#password", factories.PASSWORD)
-    page.click("button[type=submit]")
+    click_and_wait(page, "button[type=submit]")
+
+
+def click_and_wait(page, selector: str) -> None:
+    """Click something that loads a new page, and wait until it has loaded.
+
+    Reading the page (or going elsewhere) straight after the click races the navigation:
+    the content may still be empty, or the form's request may be cancelled.
+    """
+    with page.expect_navigation():
+        page.click(selector)

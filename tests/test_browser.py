@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from tests import factories
+from tests.conftest import click_and_wait
 from voucher.models import (
     Application,
     Claim,
@@ -86,31 +87,31 @@ def test_worker_journey_on_a_phone(app, db, live_server, browser, tmp_path):
     page.fill("#password", "una-password-lunga")
     page.fill("#confirm", "una-password-lunga")
     _tap_choice(page, "#privacy")
-    page.click("button[type=submit]")
+    click_and_wait(page, "button[type=submit]")
     page.wait_for_url(f"{live_server}/worker/")
     fits_the_screen()
 
     # Declare employment, finding the company by name.
     page.goto(f"{live_server}/worker/employment/new")
     page.fill("#q", "Tessitura")
-    page.click("form[role=search] button[type=submit]")
+    click_and_wait(page, "form[role=search] button[type=submit]")
     _tap_choice(page, f"input[name=organisation][value='{company.id}']")
     page.fill("#starts_on", "2024-03-01")
-    page.click("form[method=post] button[type=submit]")
+    click_and_wait(page, "form[method=post] button[type=submit]")
     fits_the_screen()
     assert "Tessitura Valcuvia S.r.l." in page.content()
 
     # Apply: the measure is open to her (HR has not confirmed yet).
     page.goto(f"{live_server}/worker/measures")
     fits_the_screen()
-    page.click(f"a[href$='/worker/applications/new?measure={measure.id}']")
+    click_and_wait(page, f"a[href$='/worker/applications/new?measure={measure.id}']")
     fits_the_screen()
     page.fill("#amount_requested_cents", "300")
-    page.click("form[method=post] button[type=submit]")
+    click_and_wait(page, "form[method=post] button[type=submit]")
     page.wait_for_url(re.compile(r".*/worker/applications/\d+/check$"))
     fits_the_screen()
     assert "300,00" in page.content()
-    page.click("form[action$='/submit'] button[type=submit]")
+    click_and_wait(page, "form[action$='/submit'] button[type=submit]")
     page.wait_for_url(re.compile(r".*/worker/applications/\d+$"))
     fits_the_screen()
 
@@ -127,7 +128,7 @@ def test_worker_journey_on_a_phone(app, db, live_server, browser, tmp_path):
     # Photograph a receipt and ask for the reimbursement.
     page.goto(f"{live_server}/worker/vouchers/{voucher.id}")
     fits_the_screen()
-    page.click("form[action$='/claims'] button[type=submit]")
+    click_and_wait(page, "form[action$='/claims'] button[type=submit]")
     page.wait_for_url(re.compile(r".*/worker/claims/\d+$"))
     fits_the_screen()
     photo = tmp_path / "scontrino.jpg"
@@ -138,12 +139,12 @@ def test_worker_journey_on_a_phone(app, db, live_server, browser, tmp_path):
     page.fill("#document_number", "FT-2026-118")
     page.fill("#issued_on", date.today().isoformat())
     page.fill("#amount_cents", "250,00")
-    page.click("form[enctype='multipart/form-data'] button[type=submit]")
+    click_and_wait(page, "form[enctype='multipart/form-data'] button[type=submit]")
     fits_the_screen()
     assert "Asilo nido Il Girasole" in page.content()
     # 80% of EUR 250, within the voucher's EUR 300.
     assert "200,00" in page.content()
-    page.click("form[action$='/submit'] button[type=submit]")
+    click_and_wait(page, "form[action$='/submit'] button[type=submit]")
     fits_the_screen()
 
     db.expire_all()

@@ -491,9 +491,10 @@ def test_two_claims_on_one_expired_voucher_approved_at_once_spend_only_what_it_h
         keep_on_conflict=False,
     )
 
+    # One is approved; the other is refused if it would spend what the voucher gave back.
+    assert "done" in outcomes and set(outcomes) <= {"done", "conflict"}, outcomes
     db.expire_all()
     approved = [db.get(Claim, i).approved_cents or 0 for i in (a.id, b.id)]
-    print({"outcomes": outcomes, "approved_cents": approved, "held": held_on_line(db, line_id)})
     assert sum(approved) <= 120_00, "the ended voucher spent more than it held"
     holds = held_on_line(db, line_id)
     assert holds[other.id] == 300_00 and holds[ending.id] >= 0

@@ -16,7 +16,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from tests import factories
-from tests.conftest import browser_login
+from tests.conftest import browser_login, click_and_wait
 from voucher.models import (
     Allocation,
     Application,
@@ -611,7 +611,7 @@ def test_hr_pages_fit_a_phone_screen(db, live_server, browser, tmp_path):
         ):
             if path is None:
                 page.set_input_files("#file", str(roster))
-                page.click("main button[type=submit]")
+                click_and_wait(page, "main button[type=submit]")
                 assert "Declarations that will be confirmed (1)" in page.content()
             else:
                 response = page.goto(f"{live_server}{path}")
