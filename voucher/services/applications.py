@@ -16,9 +16,8 @@ from datetime import date
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from voucher.i18n import format_money
 from voucher.models import (
@@ -40,6 +39,7 @@ from voucher.models.base import utcnow
 from voucher.services import audit, budget, eligibility
 from voucher.services.errors import Conflict, IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
+from voucher.services.transitions import move_status, require_status
 
 S = ApplicationStatus
 
@@ -191,7 +191,7 @@ def submit(
     session: Session, application: Application, actor: User, today: date | None = None
 ) -> Application:
     """Send a draft: to review, or to wait for HR; first-come measures decide at once."""
-    _require(application, (S.DRAFT,), _l("Only a draft can be sent."))
+    require_status(application, (S.DRAFT,), _l("Only a draft can be sent."))
     today = today or date.today()
     worker, measure = application.worker, application.measure
     option = eligibility.check_can_apply(session, worker, measure, today)
@@ -208,7 +208,7 @@ def submit(
     )
     awaiting = measure.eligibility is not Eligibility.RESIDENTS and option.awaiting_hr
     target = S.AWAITING_HR if awaiting else S.SUBMITTED
-    _move(session, application, (S.DRAFT,), target, _l("Only a draft can be sent."))
+    move_status(session, application, (S.DRAFT,), target, _l("Only a draft can be sent."))
     application.employment = option.employment
     application.submitted_at = utcnow()
     audit.record(session, "application.submit", application, actor)
@@ -231,8 +231,8 @@ def withdraw(session: Session, application: Application, actor: User) -> Applica
         "This application can no longer be withdrawn: it is %(status)s.",
         status=_lower(application.status),
     )
-    _require(application, WITHDRAWABLE, message)
-    _move(session, application, WITHDRAWABLE, S.WITHDRAWN, message)
+    require_status(application, WITHDRAWABLE, message)
+    move_status(session, application, WITHDRAWABLE, S.WITHDRAWN, message)
     audit.record(session, "application.withdraw", application, actor)
     return application
 
@@ -248,7 +248,7 @@ def approve(
     today: date | None = None,
 ) -> Voucher:
     """Grant a voucher: reserve the amount on the budget line, or waitlist and raise Conflict."""
-    _require(
+    require_status(
         application,
         APPROVABLE,
         _l(
@@ -311,7 +311,7 @@ def approve(
                 amount=format_money(amount),
             )
         ) from None
-    _move(
+    move_status(
         session,
         application,
         APPROVABLE,
@@ -367,8 +367,8 @@ def reject(session: Session, application: Application, actor: User | None, reaso
         "Only an undecided application can be rejected; this one is: %(status)s.",
         status=STATUS_LABELS[application.status],
     )
-    _require(application, REJECTABLE, message)
-    _move(session, application, REJECTABLE, S.REJECTED, message)
+    require_status(application, REJECTABLE, message)
+    move_status(session, application, REJECTABLE, S.REJECTED, message)
     application.decided_at = utcnow()
     application.decided_by = actor
     application.decision_reason = reason
@@ -391,7 +391,7 @@ def waitlist(
     session: Session, application: Application, actor: User | None, reason: str = ""
 ) -> None:
     """Put a sent application on the waiting list; the worker is told."""
-    _require(
+    require_status(
         application,
         (S.SUBMITTED,),
         _l(
@@ -422,7 +422,7 @@ def employment_confirmed(
         option = eligibility.option_for(session, application.worker, application.measure, today)
         if option.employment is None or option.employment.status is not EmploymentStatus.CONFIRMED:
             continue  # it rests on another employer, still unconfirmed
-        _move(session, application, (S.AWAITING_HR,), S.SUBMITTED, _l("Already moved on."))
+        move_status(session, application, (S.AWAITING_HR,), S.SUBMITTED, _l("Already moved on."))
         application.employment = option.employment
         audit.record(
             session,
@@ -559,36 +559,9 @@ def _validate(
         raise ValidationFailed(errors)
 
 
-def _require(
-    application: Application, allowed: tuple[ApplicationStatus, ...], message: object
-) -> None:
-    """Refuse a transition from a status it does not start from."""
-    if application.status not in allowed:
-        raise IllegalTransition(message)
-
-
-def _move(
-    session: Session,
-    application: Application,
-    allowed: tuple[ApplicationStatus, ...],
-    target: ApplicationStatus,
-    message: object,
-) -> None:
-    """Change the status only if it is still one of ``allowed`` in the database."""
-    result = session.execute(
-        update(Application)
-        .where(Application.id == application.id, Application.status.in_(allowed))
-        .values(status=target)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise IllegalTransition(message)
-    set_committed_value(application, "status", target)
-
-
 def _waitlist(session: Session, application: Application, actor: User | None, reason: str) -> None:
     """Move a sent application to the waiting list, record it and tell the worker."""
-    _move(
+    move_status(
         session,
         application,
         (S.SUBMITTED,),

@@ -21,7 +21,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from voucher.i18n import format_money
 from voucher.models import (
@@ -38,6 +37,7 @@ from voucher.models import (
 from voucher.services import audit, budget, waitlist
 from voucher.services.errors import IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
+from voucher.services.transitions import compare_and_set
 
 REFERENCE = "voucher"
 ENDED = (VoucherStatus.EXPIRED, VoucherStatus.REVOKED)
@@ -183,17 +183,10 @@ def revoke(
 
 def _move(session: Session, voucher: Voucher, target: VoucherStatus) -> bool:
     """Change an active voucher's status only if it is still active in the database."""
-    result = session.execute(
-        update(Voucher)
-        .where(Voucher.id == voucher.id, Voucher.status == VoucherStatus.ACTIVE)
-        .values(status=target)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        session.refresh(voucher, ["status"])
-        return False
-    set_committed_value(voucher, "status", target)
-    return True
+    if compare_and_set(session, voucher, Voucher.status == VoucherStatus.ACTIVE, status=target):
+        return True
+    session.refresh(voucher, ["status"])
+    return False
 
 
 def _ended_with_reservation():  # type: ignore[no-untyped-def]

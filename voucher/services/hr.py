@@ -23,7 +23,7 @@ from flask import current_app
 from flask_babel import LazyString, force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -47,6 +47,8 @@ from voucher.services.access import visible
 from voucher.services.employment import EARLIEST_START
 from voucher.services.errors import IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
+from voucher.services.search import contains
+from voucher.services.transitions import move_status, require_status
 
 S = EmploymentStatus
 
@@ -96,7 +98,7 @@ def queue(
     if status is not None:
         stmt = stmt.where(Employment.status == status)
     for word in (q or "").split()[:5]:
-        stmt = stmt.where(_contains(word, User.first_name, User.last_name, User.tax_code))
+        stmt = stmt.where(contains(word, User.first_name, User.last_name, User.tax_code))
     return stmt
 
 
@@ -125,7 +127,7 @@ def confirm(
     """Confirm a declaration awaiting HR; the applications that waited for it move on."""
     # Returns the applications moved. The view does not tell HR about them: what a person
     # applied for is none of their employer's business.
-    _require(
+    require_status(
         employment,
         (S.AWAITING_HR,),
         _l(
@@ -134,7 +136,7 @@ def confirm(
         ),
     )
     _check_end(employment, ends_on)
-    _move(
+    move_status(
         session,
         employment,
         (S.AWAITING_HR,),
@@ -197,7 +199,7 @@ def deny(
         raise ValidationFailed.single(
             "reason", _l("At most %(count)d characters.", count=MAX_REASON)
         )
-    _require(
+    require_status(
         employment,
         (S.AWAITING_HR,),
         _l(
@@ -205,7 +207,7 @@ def deny(
             status=STATUS_LABELS[employment.status],
         ),
     )
-    _move(
+    move_status(
         session,
         employment,
         (S.AWAITING_HR,),
@@ -246,7 +248,7 @@ def set_end_date(
     """Record the last day of a confirmed employment (a leaver), or remove it with None."""
     # Vouchers resting on the employment take no new reimbursement requests after that day
     # (claims.voucher_refusal). Returns whether anything changed.
-    _require(
+    require_status(
         employment,
         (S.CONFIRMED,),
         _l(
@@ -597,37 +599,6 @@ def _cell(count: int, employees: int) -> Cell:
     if employees - count < SMALL_CELL:
         return Cell(None, most=True)
     return Cell(count)
-
-
-def _contains(text: str, *columns: Any) -> Any:
-    """Case-insensitive "contains" on any of ``columns``, LIKE wildcards taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return or_(*(column.ilike(f"%{escaped}%", escape="\\") for column in columns))
-
-
-def _require(employment: Employment, allowed: tuple[EmploymentStatus, ...], message: Any) -> None:
-    """Refuse a transition from a status it does not start from."""
-    if employment.status not in allowed:
-        raise IllegalTransition(message)
-
-
-def _move(
-    session: Session,
-    employment: Employment,
-    allowed: tuple[EmploymentStatus, ...],
-    target: EmploymentStatus,
-    message: Any,
-) -> None:
-    """Change the status only if it is still one of ``allowed`` in the database."""
-    result = session.execute(
-        update(Employment)
-        .where(Employment.id == employment.id, Employment.status.in_(allowed))
-        .values(status=target)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise IllegalTransition(message)
-    set_committed_value(employment, "status", target)
 
 
 def _check_end(employment: Employment, ends_on: date | None) -> None:

@@ -24,7 +24,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from voucher.i18n import format_money
 from voucher.models import (
@@ -43,6 +42,7 @@ from voucher.services import audit, budget, claims, expiry, waitlist
 from voucher.services.claims import _already_claimed, _normalised_number
 from voucher.services.errors import Conflict, IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
+from voucher.services.transitions import compare_and_set
 
 S = ClaimStatus
 
@@ -516,13 +516,7 @@ def _check_amount(claim: Claim, amount: Any, bounds: Limits) -> None:
 
 def _move(session: Session, claim: Claim, *conditions: ColumnElement[bool], **values: Any) -> None:
     """Write ``values`` if the claim is still submitted (and ``conditions`` hold), else Conflict."""
-    result = session.execute(
-        update(Claim)
-        .where(Claim.id == claim.id, Claim.status == S.SUBMITTED, *conditions)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if not compare_and_set(session, claim, Claim.status == S.SUBMITTED, *conditions, **values):
         current = session.scalar(select(Claim.status).where(Claim.id == claim.id))
         if current is S.SUBMITTED:
             raise Conflict(
@@ -532,8 +526,6 @@ def _move(session: Session, claim: Claim, *conditions: ColumnElement[bool], **va
                 )
             )
         raise Conflict(_decided(current) if current is not None else _decided(claim.status))
-    for key, value in values.items():
-        set_committed_value(claim, key, value)
     if "decided_by_id" in values:
         session.expire(claim, ["decided_by"])
     if "first_review_by_id" in values:

@@ -10,7 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 from wtforms import Field, StringField
 from wtforms.fields.choices import SelectChoice
@@ -49,6 +49,7 @@ from voucher.models import (
 )
 from voucher.services import structure
 from voucher.services.errors import ServiceError, ValidationFailed
+from voucher.services.search import contains
 
 T = TypeVar("T")
 PER_PAGE = 50
@@ -151,12 +152,6 @@ def _paginate(stmt: Select) -> Any:
 
 def _search_query() -> str:
     return request.args.get("q", "").strip()[:100]
-
-
-def _contains(text: str, *columns: Any) -> Any:
-    """Case-insensitive "contains" on any of ``columns``, with LIKE wildcards taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return or_(*(column.ilike(f"%{escaped}%", escape="\\") for column in columns))
 
 
 def _organisation_choices(public_only: bool = False) -> list[SelectChoice]:
@@ -274,7 +269,7 @@ def organisations():
     stmt = select(Organisation).order_by(Organisation.name, Organisation.id)
     if q:
         stmt = stmt.where(
-            _contains(q, Organisation.name, Organisation.tax_code, Organisation.municipality)
+            contains(q, Organisation.name, Organisation.tax_code, Organisation.municipality)
         )
     return render_template("admin/organisations.html", page=_paginate(stmt), q=q)
 
@@ -474,7 +469,7 @@ def users():
         .order_by(User.last_name, User.first_name, User.email)
     )
     if q:
-        stmt = stmt.where(_contains(q, User.email, User.first_name, User.last_name))
+        stmt = stmt.where(contains(q, User.email, User.first_name, User.last_name))
     return render_template("admin/users.html", page=_paginate(stmt), q=q)
 
 
