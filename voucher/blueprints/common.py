@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable
 from functools import wraps
+from pathlib import PurePath
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, url_for
+from flask import abort, current_app, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from werkzeug.utils import secure_filename
 
 from voucher.extensions import db, login_manager
 from voucher.models import Role
+from voucher.services import uploads
 from voucher.services.access import visible
 from voucher.services.errors import ValidationFailed
 
@@ -87,3 +91,41 @@ def apply_errors(form: FlaskForm, exc: ValidationFailed) -> None:
             form.form_errors.extend(texts)
         else:
             field.errors = [*field.errors, *texts]
+
+
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+
+
+def receipt_download_name(original_filename: str, content_type: str, suffix: str = "") -> str:
+    """A safe file name for a download: the worker's name for it, the stored type's extension."""
+    stem = secure_filename(PurePath(original_filename or "").stem) or "receipt"
+    extension = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
+    return f"{stem[:80]}{suffix}{extension}"
+
+
+def send_upload(
+    key: str | None, content_type: str, download_name: str, *, as_attachment: bool = True
+) -> Any:
+    """An uploaded file as a private response the browser will neither cache nor run; 404
+    when it is missing."""
+    if not key:
+        abort(404)
+    try:
+        path = uploads.path_of(current_app.config["UPLOAD_FOLDER"], key)
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=content_type,
+        as_attachment=as_attachment,
+        download_name=download_name,
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response

@@ -8,13 +8,11 @@ detail page are also what network officers see, read-only (``voucher.blueprints.
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import PurePath
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
@@ -22,7 +20,6 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import case, select
 from sqlalchemy.orm import selectinload
-from werkzeug.utils import secure_filename
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -31,13 +28,15 @@ from voucher.blueprints.common import (
     apply_errors,
     current_actor,
     get_visible_or_404,
+    receipt_download_name,
     role_required,
+    send_upload,
 )
 from voucher.blueprints.operator import bp
 from voucher.extensions import db
 from voucher.i18n import format_money
 from voucher.models import Claim, ClaimStatus, Measure, Project, Receipt, Role, User, Voucher
-from voucher.services import review, uploads
+from voucher.services import review
 from voucher.services.access import visible
 from voucher.services.errors import Conflict, ServiceError, ValidationFailed
 
@@ -61,7 +60,6 @@ ACTION_LABELS = {
     "claim.reject": _l("Rejected"),
     "claim.pay": _l("Paid"),
 }
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
 
 
 # --- forms ------------------------------------------------------------------------------
@@ -217,41 +215,20 @@ def render_claim(
     )
 
 
-def _download_name(receipt: Receipt, content_type: str, suffix: str = "") -> str:
-    stem = secure_filename(PurePath(receipt.original_filename or "").stem) or "receipt"
-    extension = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
-    return f"{stem[:80]}{suffix}{extension}"
-
-
 def send_receipt(receipt: Receipt, *, thumbnail: bool) -> Any:
     """The receipt's file (or its preview) as a private download the browser cannot run."""
-    key = receipt.thumbnail_key if thumbnail else receipt.storage_key
-    if not key:
-        abort(404)
-    path = uploads.path_of(current_app.config["UPLOAD_FOLDER"], key)
-    if not path.is_file():
-        abort(404)
     if thumbnail:
-        content_type = mimetypes.guess_type(path.name)[0] or "image/jpeg"
-    else:
-        content_type = receipt.content_type
-        # Audited: a receipt may reveal health or disability (a hospital, a care service).
-        review.receipt_viewed(db.session, current_actor(), receipt)
-        db.session.commit()
-    response = send_file(
-        path,
-        mimetype=content_type,
+        # Thumbnails are always JPEG (see voucher.services.uploads).
+        name = receipt_download_name(receipt.original_filename, "image/jpeg", "-preview")
         # An <img> shows an attachment all the same; a navigation only downloads it.
-        as_attachment=True,
-        download_name=_download_name(receipt, content_type, "-preview" if thumbnail else ""),
-        conditional=False,
-        etag=False,
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    return response
+        return send_upload(receipt.thumbnail_key, "image/jpeg", name)
+    if not receipt.storage_key:
+        abort(404)
+    # Audited: a receipt may reveal health or disability (a hospital, a care service).
+    review.receipt_viewed(db.session, current_actor(), receipt)
+    db.session.commit()
+    name = receipt_download_name(receipt.original_filename, receipt.content_type)
+    return send_upload(receipt.storage_key, receipt.content_type, name)
 
 
 # --- the operator's pages ---------------------------------------------------------------

@@ -6,20 +6,21 @@ person's voucher, claim or receipt is simply not found (404).
 
 from __future__ import annotations
 
-import mimetypes
 from datetime import UTC, date, datetime
-from pathlib import PurePath
-from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.utils import secure_filename
 
-from voucher.blueprints.common import apply_errors, role_required
+from voucher.blueprints.common import (
+    apply_errors,
+    receipt_download_name,
+    role_required,
+    send_upload,
+)
 from voucher.blueprints.worker import bp
 from voucher.blueprints.worker.claim_forms import ReceiptForm
 from voucher.extensions import db
@@ -249,37 +250,13 @@ def claim_submit(claim_id: int):
 # --- files ------------------------------------------------------------------------------
 
 
-def _download_name(receipt: Receipt, content_type: str, suffix: str = "") -> str:
-    stem = secure_filename(PurePath(receipt.original_filename or "").stem) or "receipt"
-    extension = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
-    return f"{stem[:80]}{suffix}{extension}"
-
-
-def _private(response: Any) -> Any:
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    return response
-
-
 @bp.route("/receipts/<int:receipt_id>/file")
 @role_required(Role.WORKER)
 def receipt_file(receipt_id: int):
     """The receipt's file, as a download (never rendered by the browser as a page)."""
     receipt = _own_receipt_or_404(receipt_id)
-    path = uploads.path_of(_folder(), receipt.storage_key)
-    if not path.is_file():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype=receipt.content_type,
-        as_attachment=True,
-        download_name=_download_name(receipt, receipt.content_type),
-        conditional=False,
-        etag=False,
-        max_age=0,
-    )
-    return _private(response)
+    name = receipt_download_name(receipt.original_filename, receipt.content_type)
+    return send_upload(receipt.storage_key, receipt.content_type, name)
 
 
 @bp.route("/receipts/<int:receipt_id>/thumbnail")
@@ -287,19 +264,6 @@ def receipt_file(receipt_id: int):
 def receipt_thumbnail(receipt_id: int):
     """A small preview of a photographed receipt, shown inline on the request page."""
     receipt = _own_receipt_or_404(receipt_id)
-    if not receipt.thumbnail_key:
-        abort(404)
-    path = uploads.path_of(_folder(), receipt.thumbnail_key)
-    if not path.is_file():
-        abort(404)
-    content_type = mimetypes.guess_type(path.name)[0] or "image/jpeg"
-    response = send_file(
-        path,
-        mimetype=content_type,
-        as_attachment=False,
-        download_name=_download_name(receipt, content_type, "-preview"),
-        conditional=False,
-        etag=False,
-        max_age=0,
-    )
-    return _private(response)
+    # Thumbnails are always JPEG (see voucher.services.uploads).
+    name = receipt_download_name(receipt.original_filename, "image/jpeg", "-preview")
+    return send_upload(receipt.thumbnail_key, "image/jpeg", name, as_attachment=False)
