@@ -26,6 +26,9 @@ from voucher import create_app
 from voucher.extensions import db as _db
 from voucher.models import Base, User
 
+# Fixtures of one area each, kept out of this shared file.
+pytest_plugins = ["tests.fixtures_perf", "tests.fixtures_reporting", "tests.fixtures_salvatempo"]
+
 PG_URL = os.environ.get("VOUCHER_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 

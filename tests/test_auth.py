@@ -28,18 +28,77 @@ def _count_users(db):
     return db.scalar(select(func.count()).select_from(User))
 
 
-def test_register_creates_a_worker_and_logs_in(client, db):
+def _mails_to(db, address: str) -> list[OutboxEmail]:
+    return list(
+        db.scalars(
+            select(OutboxEmail).where(OutboxEmail.recipient == address).order_by(OutboxEmail.id)
+        )
+    )
+
+
+def _activation_link(db, address: str) -> str:
+    body = _mails_to(db, address)[-1].body
+    return re.search(r"http://localhost(/auth/activate/\S+)", body)[1]
+
+
+def test_register_creates_a_worker_activated_by_the_emailed_link(client, db):
     data = _register_data(email="Maria.Rossi@Example.org")
     response = client.post("/auth/register", data=data)
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/worker/")
+    assert response.headers["Location"].endswith("/auth/login")
     user = db.scalar(select(User).where(User.email == "maria.rossi@example.org"))
-    assert user is not None
+    assert user is not None and user.awaiting_activation
     assert user.role is Role.WORKER
     assert user.tax_code == data["tax_code"]
     assert user.password_hash.startswith("$argon2id$")
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "user.register"))
+    # Not before the address is proven.
+    assert client.get("/worker/").status_code == 302
+    login = client.post(
+        "/auth/login",
+        data={"email": "maria.rossi@example.org", "password": data["password"]},
+    )
+    assert login.status_code == 200
+
+    activated = client.get(_activation_link(db, "maria.rossi@example.org"))
+    assert activated.headers["Location"].endswith("/worker/")
     assert client.get("/worker/").status_code == 200
+    db.expire_all()
+    assert not db.get(User, user.id).awaiting_activation
+
+
+def test_a_bad_or_expired_activation_link_does_nothing(client, db, app):
+    client.post("/auth/register", data=_register_data())
+    link = _activation_link(db, "maria.rossi@example.org")
+    assert client.get(link[:-3] + "xyz").headers["Location"].endswith("/auth/register")
+    app.config["ACTIVATION_MAX_AGE"] = -1
+    assert client.get(link).headers["Location"].endswith("/auth/register")
+    assert db.scalar(select(User.awaiting_activation)) is True
+
+
+def test_registration_does_not_reveal_who_has_an_account(client, db):
+    existing = factories.user(db, Role.WORKER, email="taken@example.org")
+    db.commit()
+    fresh = client.post("/auth/register", data=_register_data(email="new@example.org"))
+    taken_email = client.post("/auth/register", data=_register_data(email="TAKEN@example.org"))
+    taken_code = client.post(
+        "/auth/register",
+        data=_register_data(email="other@example.org", tax_code=existing.tax_code),
+    )
+    # The same answer, the same page after it.
+    for response in (fresh, taken_email, taken_code):
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith("/auth/login")
+    # The flashed answer, in the Italian the registration was made in.
+    page = client.get("/auth/login").get_data(as_text=True)
+    assert "apri il link che contiene per attivare il tuo account" in page
+    assert _count_users(db) == 2  # only the fresh address got an account
+    assert db.get(User, existing.id).first_name == "Test"
+    # The owners of the addresses are told, by e-mail.
+    told = _mails_to(db, "taken@example.org")
+    assert len(told) == 2
+    assert "/auth/activate/" not in told[0].body
+    assert "/auth/activate/" not in _mails_to(db, "other@example.org")[0].body
 
 
 def test_register_invalid_tax_code_keeps_the_form(client, db):
@@ -50,16 +109,6 @@ def test_register_invalid_tax_code_keeps_the_form(client, db):
     assert 'value="maria.rossi@example.org"' in html
     assert 'value="Maria"' in html
     assert _count_users(db) == 0
-
-
-def test_register_duplicate_email_is_refused_with_a_message(client, db):
-    existing = factories.user(db, Role.WORKER, email="taken@example.org")
-    db.commit()
-    response = client.post("/auth/register", data=_register_data(email="TAKEN@example.org"))
-    assert response.status_code == 200
-    assert "Esiste già un account con questa e-mail" in response.get_data(as_text=True)
-    assert _count_users(db) == 1
-    assert db.get(User, existing.id).first_name == "Test"
 
 
 def test_register_short_password_and_missing_privacy(client, db):

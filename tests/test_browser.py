@@ -13,6 +13,7 @@ from datetime import date
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from tests import factories
 from tests.conftest import click_and_wait
@@ -23,6 +24,7 @@ from voucher.models import (
     EmploymentStatus,
     MeasureKind,
     OrganisationKind,
+    OutboxEmail,
     User,
 )
 from voucher.services import applications
@@ -88,6 +90,16 @@ def test_worker_journey_on_a_phone(app, db, live_server, browser, tmp_path):
     page.fill("#confirm", "una-password-lunga")
     _tap_choice(page, "#privacy")
     click_and_wait(page, "button[type=submit]")
+    page.wait_for_url(f"{live_server}/auth/login")
+    # Activate from the link e-mailed to her (the outbox stands in for her inbox).
+    db.expire_all()
+    mail = db.scalars(
+        select(OutboxEmail)
+        .where(OutboxEmail.recipient == "giulia.bianchi@example.org")
+        .order_by(OutboxEmail.id.desc())
+    ).first()
+    link = re.search(r"/auth/activate/\S+", mail.body)[0]
+    page.goto(f"{live_server}{link}")
     page.wait_for_url(f"{live_server}/worker/")
     fits_the_screen()
 

@@ -15,6 +15,7 @@ from voucher.models import (
     Employment,
     EmploymentStatus,
     Measure,
+    MeasureKind,
     Network,
     OrganisationKind,
     Project,
@@ -161,19 +162,32 @@ def test_cli_refuses_demo_accounts_in_production(app, db):
 
 
 def test_demo_workers_have_something_in_progress(app, db):
-    from voucher.models import Application, ApplicationStatus, Claim, ClaimStatus
+    from voucher.models import (
+        Application,
+        ApplicationStatus,
+        Claim,
+        ClaimStatus,
+        Payout,
+        PayoutStatus,
+    )
     from voucher.services import budget, demo
 
     demo.load_demo(db)
     db.commit()
-    by_email = {a.worker.email: a for a in db.scalars(select(Application)).all()}
+    # The time-saving voucher to book services with is tested in tests/test_bookings.py.
+    others = Application.measure.has(Measure.kind != MeasureKind.TIME_SAVING)
+    by_email = {a.worker.email: a for a in db.scalars(select(Application).where(others)).all()}
     granted = by_email["lavoratrice@demo.example"]
     assert granted.status is ApplicationStatus.APPROVED
     assert granted.voucher.amount_cents == 400_00
-    [claim] = db.scalars(select(Claim)).all()
+    # One request under review for the operator, and an earlier one already paid.
+    claim, paid = db.scalars(select(Claim).order_by(Claim.id)).all()
     assert claim.status is ClaimStatus.SUBMITTED
     assert claim.requested_cents > 0
     assert len(claim.receipts) == 1
+    assert paid.status is ClaimStatus.PAID
+    [payout] = db.scalars(select(Payout)).all()
+    assert payout.status is PayoutStatus.EXECUTED and payout.lines[0].claim_id == paid.id
     assert by_email["lavoratore@demo.example"].status is ApplicationStatus.AWAITING_HR
     line = granted.voucher.budget_line
     assert budget.ledger_balances(db, line.id) == budget.line_balances(line)

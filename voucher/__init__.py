@@ -43,10 +43,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from voucher import i18n
-    from voucher.models import User
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
 
+    from voucher import assets, crypto, i18n, logs, ratelimit
+    from voucher.models import Employment, User
+
+    crypto.configure(app.config, app)
     db.init_app(app)
+    assets.init_app(app)
+    logs.configure(app)
+    ratelimit.init_app(app)
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Client address and scheme as the trusted proxies saw them (rate limits, logs,
+        # Secure cookies and external links depend on them).
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
@@ -64,7 +78,23 @@ def _init_extensions(app: Flask) -> None:
         user_id, _sep, version = session_id.partition(":")
         if not user_id.isdigit() or not version.isdigit():
             return None
-        user = db.session.get(User, int(user_id))
+        # One query for everything a page may need about the person: their scope and, for
+        # workers, their declared employers and family (empty for other roles).
+        user = (
+            db.session.scalars(
+                select(User)
+                .where(User.id == int(user_id))
+                .options(
+                    joinedload(User.organisation),
+                    joinedload(User.alliance),
+                    joinedload(User.network),
+                    joinedload(User.employments).joinedload(Employment.organisation),
+                    joinedload(User.dependants),
+                )
+            )
+            .unique()
+            .first()
+        )
         if user is None or user.session_version != int(version) or not user.active:
             return None
         return user
@@ -81,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from voucher.blueprints.main import bp as main_bp
     from voucher.blueprints.network import bp as network_bp
     from voucher.blueprints.operator import bp as operator_bp
+    from voucher.blueprints.payments import bp as payments_bp
     from voucher.blueprints.provider import bp as provider_bp
     from voucher.blueprints.worker import bp as worker_bp
 
@@ -93,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
         network_bp,
         provider_bp,
         admin_bp,
+        payments_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -113,6 +145,14 @@ def _register_error_pages(app: Flask) -> None:
             _("The page does not exist or you cannot see it with your account."),
         )
 
+    @app.errorhandler(429)
+    def too_many(_error: Exception) -> tuple[str, int]:
+        return page(
+            429,
+            _("Too many attempts"),
+            _("For your security, wait a minute before trying again."),
+        )
+
     @app.errorhandler(CSRFError)
     def csrf_error(_error: Exception) -> tuple[str, int]:
         return page(
@@ -130,6 +170,11 @@ def _register_error_pages(app: Flask) -> None:
             _("Something went wrong"),
             _("We could not complete the request. Nothing was changed: please try again later."),
         )
+
+    from voucher import faults
+
+    # The database out of reach: 503 with Retry-After, not this 500.
+    faults.init_app(app)
 
 
 def _register_template_helpers(app: Flask) -> None:
@@ -155,9 +200,7 @@ def _register_request_hooks(app: Flask) -> None:
                 current_user.locale = lang
                 db.session.commit()
 
-    @app.after_request
-    def security_headers(response):  # type: ignore[no-untyped-def]
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    from voucher import security, sessions
+
+    sessions.init_app(app)
+    security.init_app(app)

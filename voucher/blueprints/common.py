@@ -57,10 +57,17 @@ def current_actor() -> Any:
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
-def get_visible_or_404(model: type[T], object_id: int) -> T:
-    """Load ``model`` by id through the access rules of the current user, or 404."""
+def get_visible_or_404(model: type[T], object_id: int, *options: Any) -> T:
+    """Load ``model`` by id through the access rules of the current user, or 404.
+
+    ``options`` are loader options (``joinedload(...)``) so a page can load what it shows
+    in the same query.
+    """
     stmt = visible(model, current_user).where(model.id == object_id)  # type: ignore[attr-defined]
-    return db.first_or_404(stmt)
+    found = db.session.scalars(stmt.options(*options)).unique().first()
+    if found is None:
+        abort(404)
+    return found
 
 
 def home_url_for(user: Any) -> str:

@@ -86,6 +86,10 @@ class Voucher(CreatedAtMixin, Base):
             name="released_within",
         ),
         CheckConstraint("valid_until >= valid_from", name="validity"),
+        CheckConstraint(
+            "held_cents >= 0 AND used_cents + held_cents + released_cents <= amount_cents",
+            name="held_within",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,6 +105,10 @@ class Voucher(CreatedAtMixin, Base):
     # the row so that approvals and releases are guarded by one conditional UPDATE:
     # used + released never exceeds what was reserved.
     released_cents: Mapped[int] = mapped_column(Cents, default=0)
+    # Voucher shares of time-saving bookings not delivered yet: still reserved on the line
+    # for this voucher, but no longer available to claims or other bookings. Guarded with
+    # used and released by the same conditional UPDATEs.
+    held_cents: Mapped[int] = mapped_column(Cents, default=0)
     status: Mapped[VoucherStatus] = mapped_column(
         str_enum(VoucherStatus, "status"), default=VoucherStatus.ACTIVE, index=True
     )
@@ -114,4 +122,4 @@ class Voucher(CreatedAtMixin, Base):
 
     @property
     def remaining_cents(self) -> int:
-        return self.amount_cents - self.used_cents
+        return self.amount_cents - self.used_cents - self.held_cents

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voucher.models.base import Base, utcnow
@@ -15,6 +15,8 @@ class AuditEvent(Base):
     """An entry of the audit trail: every state change and every view of special data."""
 
     __tablename__ = "audit_events"
+    # The history of one object (a claim's, an application's page) is read by this.
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

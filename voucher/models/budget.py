@@ -54,7 +54,8 @@ class LedgerKind(enum.StrEnum):
 
     allocate/adjust change ``allocated`` (adjust may be negative); reserve and release
     move money in and out of ``reserved``; spend moves it from reserved to ``spent``;
-    pay records that spent money left the bank.
+    pay records that spent money left the bank, and a negative pay that the bank returned
+    a transfer (so the paid balance is always the sum of the pay entries).
     """
 
     ALLOCATE = "allocate"

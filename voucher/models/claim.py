@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from voucher.models.base import Base, Cents, CreatedAtMixin, str_enum
 
@@ -46,6 +46,9 @@ class Claim(CreatedAtMixin, Base):
             sqlite_where=text("status IN ('draft', 'needs_info')"),
             postgresql_where=text("status IN ('draft', 'needs_info')"),
         ),
+        # The review queue reads the requests to review oldest first, one page at a time
+        # (voucher.services.review.queue_page).
+        Index("ix_claims_status_submitted_at", "status", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,6 +79,10 @@ class Claim(CreatedAtMixin, Base):
     receipts: Mapped[list[Receipt]] = relationship(
         back_populates="claim", order_by="Receipt.id", cascade="save-update, merge"
     )
+    # Not a column: what the voucher's other requests awaiting a decision ask for, when the
+    # query that loaded the claim computed it (``with_expression``, see
+    # voucher.services.claims.requested_elsewhere); None otherwise.
+    requested_elsewhere_cents: Mapped[int | None] = query_expression()
 
 
 class ReceiptStatus(enum.StrEnum):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from voucher.crypto import EncryptedBool, EncryptedString
 from voucher.models.base import Base, CreatedAtMixin, str_enum
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class Employment(CreatedAtMixin, Base):
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str] = mapped_column(String(500), default="")
 
-    worker: Mapped[User] = relationship(foreign_keys=[worker_id])
+    worker: Mapped[User] = relationship(foreign_keys=[worker_id], back_populates="employments")
     organisation: Mapped[Organisation] = relationship()
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
@@ -63,13 +64,13 @@ class Dependant(CreatedAtMixin, Base):
     last_name: Mapped[str] = mapped_column(String(100))
     # Asked explicitly: the codice fiscale encodes the year without its century.
     birth_date: Mapped[date]
-    tax_code: Mapped[str | None] = mapped_column(String(16))
+    tax_code: Mapped[str | None] = mapped_column(EncryptedString())
     relationship_label: Mapped[str] = mapped_column(String(60), default="")
     # Special-category data (GDPR art. 9): a yes/no flag only, never a diagnosis.
-    has_disability: Mapped[bool] = mapped_column(default=False)
+    has_disability: Mapped[bool] = mapped_column(EncryptedBool(), default=False)
     # Optional certificate of the disability, stored like receipts (random name, outside
     # static/); reading it is audited.
     certificate_key: Mapped[str | None] = mapped_column(String(80))
     certificate_content_type: Mapped[str | None] = mapped_column(String(50))
 
-    worker: Mapped[User] = relationship()
+    worker: Mapped[User] = relationship(back_populates="dependants")

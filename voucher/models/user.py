@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from voucher.crypto import EncryptedString, blind_index
 from voucher.models.base import Base, CreatedAtMixin, str_enum
 
 if TYPE_CHECKING:
     from voucher.models.alliance import Alliance
+    from voucher.models.family import Dependant, Employment
     from voucher.models.network import Network
     from voucher.models.organisation import Organisation
 
@@ -58,10 +60,12 @@ class User(UserMixin, CreatedAtMixin, Base):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     # Codice fiscale: how HR recognises an employee. Required for workers.
-    tax_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    tax_code: Mapped[str | None] = mapped_column(EncryptedString())
+    # Keyed hash of the codice fiscale (see voucher.crypto): unique, for exact look-ups.
+    tax_code_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone: Mapped[str] = mapped_column(String(30), default="")
     # Where reimbursements are paid (workers); validated and stored in compact form.
-    iban: Mapped[str | None] = mapped_column(String(34))
+    iban: Mapped[str | None] = mapped_column(EncryptedString())
     locale: Mapped[str | None] = mapped_column(String(5))
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), default=Role.WORKER)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -72,10 +76,36 @@ class User(UserMixin, CreatedAtMixin, Base):
     # every older session stops loading.
     session_version: Mapped[int] = mapped_column(default=1)
     last_login_at: Mapped[datetime | None]
+    # Two-factor authentication (TOTP): the shared secret once confirmed with a code, and
+    # the last time step accepted, so a code seen over a shoulder cannot be used again.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # A worker who registers cannot sign in before opening the link e-mailed to the
+    # address (which proves it); accounts created by an administrator are active at once.
+    awaiting_activation: Mapped[bool] = mapped_column(default=False)
+    # Erasure (GDPR art. 17): asked on this date; kept, restricted, until ``retain_until``
+    # where money was paid (fiscal records), then pseudonymised (``erased_at``).
+    erasure_requested_at: Mapped[datetime | None]
+    retain_until: Mapped[date | None] = mapped_column(index=True)
+    erased_at: Mapped[datetime | None]
 
     organisation: Mapped[Organisation | None] = relationship()
     alliance: Mapped[Alliance | None] = relationship()
     network: Mapped[Network | None] = relationship()
+    # A worker's declarations. Loaded with the user on every request (``load_user`` in
+    # voucher/__init__.py), so the worker's pages and eligibility need no query for them;
+    # a new Employment(worker=...) or Dependant(worker=...) joins the list at once.
+    employments: Mapped[list[Employment]] = relationship(
+        primaryjoin="User.id == Employment.worker_id",
+        order_by="(Employment.starts_on.desc(), Employment.id)",
+        back_populates="worker",
+    )
+    dependants: Mapped[list[Dependant]] = relationship(
+        primaryjoin="User.id == Dependant.worker_id",
+        order_by="(Dependant.birth_date, Dependant.id)",
+        back_populates="worker",
+    )
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
@@ -90,3 +120,9 @@ class User(UserMixin, CreatedAtMixin, Base):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role.value}>"
+
+
+@event.listens_for(User.tax_code, "set")
+def _index_tax_code(target: User, value: str | None, _old: object, _initiator: object) -> None:
+    """Keep the blind index in step with the (encrypted) codice fiscale."""
+    target.tax_code_index = blind_index(value) if value else None

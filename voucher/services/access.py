@@ -14,19 +14,27 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 from voucher.models import (
     Alliance,
     Application,
+    Booking,
     BudgetLine,
     Claim,
     Dependant,
     Employment,
     Measure,
+    MeasureKind,
     Network,
     Organisation,
     Partnership,
+    Payout,
+    PayoutLine,
     Project,
+    ProviderStatement,
     Receipt,
     Role,
+    Service,
+    Slot,
     User,
     Voucher,
+    VoucherStatus,
 )
 
 T = TypeVar("T")
@@ -72,9 +80,56 @@ def _money_rules(scope: Callable[[User], Any]) -> dict[type, Rule]:
     return {
         Application: lambda u: Application.measure_id.in_(_measures_of_alliances(scope(u))),
         Voucher: lambda u: Voucher.measure_id.in_(_measures_of_alliances(scope(u))),
-        Claim: lambda u: Claim.voucher_id.in_(_vouchers_of_alliances(scope(u))),
+        # Row by row (EXISTS on the voucher's primary key), not IN (every voucher of the
+        # alliances): a page of the queue then reads its fifty rows, not the whole list.
+        Claim: lambda u: (
+            select(Voucher.id)
+            .where(
+                Voucher.id == Claim.voucher_id,
+                Voucher.measure_id.in_(_measures_of_alliances(scope(u))),
+            )
+            .exists()
+        ),
         Receipt: lambda u: Receipt.claim_id.in_(_claims_of_alliances(scope(u))),
+        Payout: lambda u: Payout.project_id.in_(_projects_of_alliances(scope(u))),
+        PayoutLine: lambda u: PayoutLine.payout_id.in_(
+            select(Payout.id).where(Payout.project_id.in_(_projects_of_alliances(scope(u))))
+        ),
+        # Time-saving services: bookings paid by the alliances' vouchers, the statements
+        # of what they owe providers, and the partners' services and slots.
+        Booking: lambda u: Booking.voucher_id.in_(_vouchers_of_alliances(scope(u))),
+        ProviderStatement: lambda u: ProviderStatement.alliance_id.in_(scope(u)),
+        Service: lambda u: Service.organisation_id.in_(_partner_ids_of_alliances(scope(u))),
+        Slot: lambda u: Slot.service_id.in_(
+            select(Service.id).where(
+                Service.organisation_id.in_(_partner_ids_of_alliances(scope(u)))
+            )
+        ),
     }
+
+
+def _partner_ids_of_alliances(alliance_ids: Any) -> Any:
+    return select(Partnership.organisation_id).where(Partnership.alliance_id.in_(alliance_ids))
+
+
+def _services_for_worker(user: User) -> ColumnElement[bool]:
+    alliances = (
+        select(Project.alliance_id)
+        .join(Measure, Measure.project_id == Project.id)
+        .join(Voucher, Voucher.measure_id == Measure.id)
+        .where(
+            Voucher.worker_id == user.id,
+            Voucher.status == VoucherStatus.ACTIVE,
+            Measure.kind.in_((MeasureKind.TIME_SAVING, MeasureKind.COWORKING)),
+        )
+    )
+    return Service.active.is_(True) & Service.organisation_id.in_(
+        _partner_ids_of_alliances(alliances)
+    )
+
+
+def _services_of_provider(user: User) -> Any:
+    return select(Service.id).where(Service.organisation_id == user.organisation_id)
 
 
 # (model, role) -> condition. Anything missing is invisible to that role.
@@ -111,6 +166,12 @@ RULES: dict[tuple[type, Role], Rule] = {
     ),
     # Providers: their own organisation.
     (Organisation, Role.PROVIDER): lambda u: Organisation.id == u.organisation_id,
+    (Service, Role.PROVIDER): lambda u: Service.organisation_id == u.organisation_id,
+    (Slot, Role.PROVIDER): lambda u: Slot.service_id.in_(_services_of_provider(u)),
+    (Booking, Role.PROVIDER): lambda u: Booking.service_id.in_(_services_of_provider(u)),
+    (ProviderStatement, Role.PROVIDER): lambda u: (
+        ProviderStatement.organisation_id == u.organisation_id
+    ),
     # Workers: their own data; the catalogue of partners and measures is public.
     (User, Role.WORKER): lambda u: User.id == u.id,
     (Employment, Role.WORKER): lambda u: Employment.worker_id == u.id,
@@ -119,6 +180,14 @@ RULES: dict[tuple[type, Role], Rule] = {
     (Application, Role.WORKER): lambda u: Application.worker_id == u.id,
     (Voucher, Role.WORKER): lambda u: Voucher.worker_id == u.id,
     (Claim, Role.WORKER): lambda u: Claim.worker_id == u.id,
+    (Booking, Role.WORKER): lambda u: Booking.worker_id == u.id,
+    # Services open to the worker's vouchers: active ones of partners of the alliances
+    # whose time-saving or coworking vouchers they hold (which voucher pays for which
+    # service is the bookings service's business).
+    (Service, Role.WORKER): lambda u: _services_for_worker(u),
+    (Slot, Role.WORKER): lambda u: Slot.service_id.in_(
+        select(Service.id).where(_services_for_worker(u))
+    ),
     (Receipt, Role.WORKER): lambda u: Receipt.claim_id.in_(
         select(Claim.id).where(Claim.worker_id == u.id)
     ),

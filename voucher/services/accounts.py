@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from voucher.crypto import blind_index
 from voucher.models import Role, User
 from voucher.models.base import utcnow
 from voucher.services import audit, identifiers
@@ -20,6 +22,7 @@ from voucher.services.errors import ValidationFailed
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
 _RESET_SALT = "password-reset"
+_ACTIVATION_SALT = "account-activation"
 
 # Verified against when the e-mail is unknown, so a login takes as long either way and
 # timing does not reveal which addresses have an account.
@@ -63,8 +66,26 @@ class Registration:
     locale: str | None = None
 
 
-def register_worker(session: Session, data: Registration) -> User:
-    """Create a worker account; raise ValidationFailed listing every problem at once."""
+class Outcome(enum.StrEnum):
+    """What a registration did. The person registering is told the same in every case
+    ("check your inbox"), so the form does not reveal who has an account; only the
+    e-mail that follows differs, and it goes to the owner of the address."""
+
+    CREATED = "created"  # new account: activation link to the address given
+    NOT_ACTIVATED = "not_activated"  # registered before, never activated: the link again
+    EMAIL_TAKEN = "email_taken"  # tell the owner of the address someone tried
+    TAX_CODE_TAKEN = "tax_code_taken"  # tell the existing account's owner someone tried
+
+
+@dataclass(frozen=True)
+class Registered:
+    outcome: Outcome
+    # The account the e-mail is about: the new one, or the one that already existed.
+    user: User
+
+
+def register_worker(session: Session, data: Registration) -> Registered:
+    """Register a worker, to be activated from the e-mail; format errors raise ValidationFailed."""
     errors: dict[str, list] = {}
     tax_code = None
     try:
@@ -75,26 +96,61 @@ def register_worker(session: Session, data: Registration) -> User:
         check_password_strength(data.password)
     except ValidationFailed as exc:
         errors.update(exc.errors)
-    if email_taken(session, data.email):
-        errors.setdefault("email", []).append(_l("An account with this e-mail already exists."))
-    if tax_code and session.scalar(select(User.id).where(User.tax_code == tax_code)):
-        errors.setdefault("tax_code", []).append(
-            _l("An account with this codice fiscale already exists.")
-        )
     if errors:
         raise ValidationFailed(errors)
+    # Hash in every case, so the answer takes as long whether the account exists or not.
+    password_hash = hash_password(data.password)
+    existing = find_by_email(session, data.email)
+    if existing is not None:
+        outcome = Outcome.NOT_ACTIVATED if existing.awaiting_activation else Outcome.EMAIL_TAKEN
+        audit.record(session, "user.register_again", existing, actor=None, outcome=outcome.value)
+        return Registered(outcome, existing)
+    holder = session.scalar(select(User).where(User.tax_code_index == blind_index(tax_code)))
+    if holder is not None:
+        audit.record(session, "user.register_tax_code_taken", holder, actor=None)
+        return Registered(Outcome.TAX_CODE_TAKEN, holder)
     user = User(
         email=normalise_email(data.email),
-        password_hash=hash_password(data.password),
+        password_hash=password_hash,
         first_name=data.first_name.strip(),
         last_name=data.last_name.strip(),
         tax_code=tax_code,
         locale=data.locale,
         role=Role.WORKER,
+        awaiting_activation=True,
     )
     session.add(user)
     audit.record(session, "user.register", user, actor=None)
+    return Registered(Outcome.CREATED, user)
+
+
+def make_activation_token(user: User, secret_key: str) -> str:
+    """A signed token that activates ``user``'s account (it proves the address)."""
+    return URLSafeTimedSerializer(secret_key, salt=_ACTIVATION_SALT).dumps(
+        {"uid": user.id, "email": user.email}
+    )
+
+
+def activate(session: Session, token: str, secret_key: str, max_age: int) -> User | None:
+    """Activate the account a valid, unexpired token names; None if the link is no good."""
+    try:
+        data = URLSafeTimedSerializer(secret_key, salt=_ACTIVATION_SALT).loads(
+            token, max_age=max_age
+        )
+    except (SignatureExpired, BadSignature):
+        return None
+    user = session.get(User, data.get("uid")) if isinstance(data, dict) else None
+    if user is None or not user.active or data.get("email") != user.email:
+        return None
+    address_proven(session, user)
     return user
+
+
+def address_proven(session: Session, user: User) -> None:
+    """The person opened a link sent to the account's address: the account is activated."""
+    if user.awaiting_activation:
+        user.awaiting_activation = False
+        audit.record(session, "user.activate", user, actor=user)
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
@@ -104,7 +160,7 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
-    if user is None or not user.active:
+    if user is None or not user.active or user.awaiting_activation:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

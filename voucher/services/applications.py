@@ -85,12 +85,9 @@ def dependant_required(measure: Measure) -> bool:
 
 
 def suitable_dependants(session: Session, worker: User, measure: Measure) -> list[Dependant]:
-    """The worker's family members the measure's service can be for."""
-    dependants = session.scalars(
-        select(Dependant)
-        .where(Dependant.worker_id == worker.id)
-        .order_by(Dependant.first_name, Dependant.id)
-    ).all()
+    """The worker's family members the measure's service can be for (loaded with the
+    worker, see ``load_user``)."""
+    dependants = sorted(worker.dependants, key=lambda d: (d.first_name, d.id or 0))
     return [d for d in dependants if suits(measure, d)]
 
 

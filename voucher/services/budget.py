@@ -173,6 +173,26 @@ def pay(
     )
 
 
+def return_payment(
+    session: Session, line_id: int, amount: int, actor: User | None, reference: tuple[str, int]
+) -> LedgerEntry:
+    """Record that the bank returned a paid transfer: a negative pay entry."""
+    _positive(amount)
+    line = BudgetLine.__table__.c
+    return _apply(
+        session,
+        line_id,
+        LedgerKind.PAY,
+        -amount,
+        {"paid_cents": line.paid_cents - amount},
+        line.paid_cents >= amount,
+        _l("Less than this amount was paid from the line."),
+        actor,
+        reference,
+        "returned",
+    )
+
+
 @dataclass(frozen=True)
 class Balances:
     allocated_cents: int

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from flask import current_app
@@ -41,12 +41,30 @@ from voucher.models import (
     Organisation,
     OrganisationKind,
     OrganisationSize,
+    Payout,
     Programme,
     Project,
     Role,
+    Service,
+    ServiceKind,
+    ServiceUnit,
+    Slot,
     User,
+    Voucher,
 )
-from voucher.services import accounts, applications, audit, claims, structure, uploads
+from voucher.models.base import utcnow
+from voucher.services import (
+    accounts,
+    applications,
+    audit,
+    bookings,
+    catalogue,
+    claims,
+    payouts,
+    review,
+    structure,
+    uploads,
+)
 
 # These accounts exist for demos and local trials only: never load the demo in production.
 DEMO_PASSWORD = "demo-password"  # noqa: S105
@@ -1136,6 +1154,9 @@ SUMMARY_ORDER = (
     "dependant",
     "application",
     "claim",
+    "payout",
+    "service",
+    "booking",
 )
 
 
@@ -1195,7 +1216,21 @@ def _load_networks(session: Session, tally: Tally) -> dict[str, Network]:
     return result
 
 
+# The treasury account of the capofila whose operator is a demo account, so the payout
+# screens work out of the box (an invented IBAN with valid check digits).
+TREASURY_ACCOUNTS = {"tradate": ("IT84Q0569611000000012345X67", "POSOIT22XXX")}
+
+
 def _load_organisations(session: Session, tally: Tally) -> dict[str, Organisation]:
+    """Create every partner, found again by its (derived) codice fiscale."""
+    result = _create_organisations(session, tally)
+    for key, (iban, bic) in TREASURY_ACCOUNTS.items():
+        if result[key].iban is None:
+            result[key].iban, result[key].bic = iban, bic
+    return result
+
+
+def _create_organisations(session: Session, tally: Tally) -> dict[str, Organisation]:
     """Create every partner, found again by its (derived) codice fiscale."""
     result = {}
     for key, org in ORGANISATIONS.items():
@@ -1360,12 +1395,14 @@ def _load_families(
                 tally.add("dependant", dependant)
 
 
-def _demo_receipt_image() -> FileStorage:
+def _demo_receipt_image(receipt: dict[str, Any] | None = None) -> FileStorage:
     """A photographed receipt, drawn on the spot (no binary in the repository)."""
+    receipt = receipt or DEMO_RECEIPT
     image = Image.new("RGB", (600, 800), "white")
     draw = ImageDraw.Draw(image)
+    euros = f"EUR {receipt['amount_cents'] // 100},{receipt['amount_cents'] % 100:02d}"
     for row, text in enumerate(
-        (DEMO_RECEIPT["supplier_name"], f"Fattura {DEMO_RECEIPT['document_number']}", "EUR 320,00")
+        (receipt["supplier_name"], f"Fattura {receipt['document_number']}", euros)
     ):
         draw.text((40, 60 + 40 * row), text, fill="black")
     buffer = io.BytesIO()
@@ -1421,6 +1458,196 @@ def _load_activity(session: Session, tally: Tally, users: dict[str, User]) -> No
             tally.add("claim", claim)
 
 
+# A second receipt of lavoratrice, already reimbursed: approved by the demo operator and
+# paid with a SEPA payout, so the payout pages and the worker's "paid" notice have data.
+PAID_RECEIPT = {
+    "supplier_name": "Asilo nido Il Girasole soc. coop.",
+    "supplier_vat": DEMO_RECEIPT["supplier_vat"],
+    "document_number": "2026/097",
+    "amount_cents": 60_00,
+}
+PAID_WORKER = "lavoratrice@demo.example"
+PAYING_OPERATOR = "operatore@demo.example"
+
+
+def _load_payout(session: Session, tally: Tally, users: dict[str, User]) -> None:
+    """A reimbursement already paid to the demo worker, through review and a payout."""
+    worker, operator = users[PAID_WORKER], users[PAYING_OPERATOR]
+    voucher = session.scalars(
+        select(Voucher).where(Voucher.worker_id == worker.id).order_by(Voucher.id)
+    ).first()
+    if voucher is None:
+        return
+    project = voucher.measure.project
+    if tally.find(session, "payout", select(Payout).where(Payout.project_id == project.id)):
+        return
+    today = date.today()
+    folder = current_app.config["UPLOAD_FOLDER"]
+    claim = claims.open_claim(session, worker, voucher, today)
+    stored = uploads.store_upload(
+        _demo_receipt_image(PAID_RECEIPT), folder, current_app.config["MAX_UPLOAD_BYTES"]
+    )
+    claims.add_receipt(
+        session,
+        claim,
+        stored,
+        issued_on=today,
+        folder=folder,
+        today=today,
+        **PAID_RECEIPT,
+    )
+    claims.submit(session, claim, worker, today)
+    review.approve(session, claim, operator, today=today)
+    payout = payouts.create(session, project, operator, [claim.id], today, today)
+    payouts.execute(session, payout, operator, today, "CRO 0000123456789", today=today)
+    tally.add("claim", claim)
+    tally.add("payout", payout)
+
+
+# --- time-saving services (SalvaTempo) --------------------------------------------------
+
+# The seed lists "Stireria sociale" and "Maggiordomo aziendale" among the Tradate alliance's
+# SalvaTempo services; the demo's provider (L'Aquilone) runs both. Prices, places, times
+# and the minutes saved are invented.
+SALVATEMPO_PROVIDER = "fornitore@demo.example"
+# (service fields, slots as (weekday 0=Monday, start, end, capacity)), for SLOT_WEEKS weeks.
+SALVATEMPO_SERVICES: tuple[tuple[dict[str, Any], tuple[tuple[int, time, time, int], ...]], ...] = (
+    (
+        {
+            "kind": ServiceKind.IRONING,
+            "title": "Stireria sociale",
+            "description": (
+                "Porti i capi in stireria (o li lasci al punto di raccolta in azienda) e li "
+                "ritrovi stirati e piegati il giorno dopo. Prezzo al chilo di bucato asciutto."
+            ),
+            "unit": ServiceUnit.KG,
+            "price_cents": 350,
+            "place": "Via Monte Grappa 12, Tradate",
+            "minutes_saved_per_unit": 20,
+            "cancellation_hours": 24,
+        },
+        ((1, time(9, 0), time(12, 0), 6), (3, time(15, 0), time(18, 0), 6)),
+    ),
+    (
+        {
+            "kind": ServiceKind.CONCIERGE,
+            "title": "Maggiordomo aziendale",
+            "description": (
+                "Una commissione sbrigata per te durante l'orario di lavoro: ritiro di "
+                "pacchi e referti, pratiche in posta, spesa consegnata in azienda."
+            ),
+            "unit": ServiceUnit.ERRAND,
+            "price_cents": 1200,
+            "place": "Consegna in azienda, zona industriale di Tradate",
+            "minutes_saved_per_unit": 45,
+            "cancellation_hours": 12,
+        },
+        ((0, time(12, 30), time(14, 0), 4), (2, time(12, 30), time(14, 0), 4)),
+    ),
+)
+SLOT_WEEKS = 4
+# worker e-mail -> (time-saving measure, amount in euros): a voucher granted on the first of
+# last month, with a booking delivered then (in the provider's statement, for the operator
+# to pay) and one to come.
+TIME_SAVING_VOUCHERS = {"lavoratrice@demo.example": ("SalvaTempo: stireria sociale", 150)}
+
+
+def _load_salvatempo(session: Session, tally: Tally, users: dict[str, User]) -> None:
+    """The provider's services with slots in the coming weeks, and a time-saving voucher."""
+    provider = users[SALVATEMPO_PROVIDER]
+    now = utcnow()
+    today = now.astimezone(catalogue.ROME).date()
+    for fields, weekly in SALVATEMPO_SERVICES:
+        stmt = select(Service).where(
+            Service.organisation_id == provider.organisation_id, Service.title == fields["title"]
+        )
+        if tally.find(session, "service", stmt) is not None:
+            continue
+        service = catalogue.save_service(
+            session,
+            None,
+            provider,
+            description=fields["description"],
+            accepts_card=True,
+            active=True,
+            **{k: v for k, v in fields.items() if k != "description"},
+        )
+        tally.add("service", service)
+        for weekday, start, end, capacity in weekly:
+            # The first such weekday after today, then every week.
+            first = today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
+            catalogue.add_slots(
+                session,
+                service,
+                provider,
+                day=first,
+                start=start,
+                end=end,
+                capacity=capacity,
+                weeks=SLOT_WEEKS,
+                now=now,
+            )
+    for email, (title, euros) in TIME_SAVING_VOUCHERS.items():
+        worker = users[email]
+        measure = session.scalars(select(Measure).where(Measure.title == title)).one()
+        stmt = select(Application).where(
+            Application.worker_id == worker.id, Application.measure_id == measure.id
+        )
+        if tally.find(session, "application", stmt) is not None:
+            continue
+        granted_on = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        application = applications.start(
+            session,
+            worker,
+            measure,
+            dependant=None,
+            amount_requested_cents=eur(euros),
+            today=granted_on,
+        )
+        applications.submit(session, application, worker, today=granted_on)
+        tally.add("application", application)
+        if application.voucher is not None:
+            _load_bookings(session, tally, worker, provider, application.voucher, now)
+
+
+def _load_bookings(
+    session: Session, tally: Tally, worker: User, provider: User, voucher: Voucher, now: datetime
+) -> None:
+    """A booking delivered last month, in its statement, and a booking to come."""
+    services = {
+        s.kind: s
+        for s in session.scalars(
+            select(Service).where(Service.organisation_id == provider.organisation_id)
+        )
+    }
+    month = voucher.valid_from  # the first of last month
+    start = catalogue.local_moment(month + timedelta(days=9), time(9, 0))
+    # The catalogue adds future slots only: last month's is written as it was then.
+    past = Slot(
+        service=services[ServiceKind.IRONING],
+        starts_at=start,
+        ends_at=start + timedelta(hours=3),
+        capacity=6,
+        booked=0,
+    )
+    session.add(past)
+    session.flush()
+    delivered = bookings.book(
+        session, worker, past, voucher, 4, card=False, now=start - timedelta(days=2)
+    )
+    bookings.deliver(session, delivered, provider, start + timedelta(hours=3))
+    bookings.issue_statement(
+        session, provider.organisation, voucher.measure.project.alliance, month, provider, now
+    )
+    upcoming = session.scalars(
+        select(Slot)
+        .where(Slot.service_id == services[ServiceKind.CONCIERGE].id, Slot.starts_at > now)
+        .order_by(Slot.starts_at)
+    ).first()
+    tally.add("booking", delivered)
+    tally.add("booking", bookings.book(session, worker, upcoming, voucher, 1, card=False, now=now))
+
+
 def load_demo(session: Session) -> str:
     """Load the demo data (idempotent) and return a summary of what was created."""
     tally = Tally()
@@ -1433,5 +1660,9 @@ def load_demo(session: Session) -> str:
     _load_families(session, tally, users, orgs)
     session.flush()
     _load_activity(session, tally, users)
+    session.flush()
+    _load_payout(session, tally, users)
+    session.flush()
+    _load_salvatempo(session, tally, users)
     session.flush()
     return tally.summary()

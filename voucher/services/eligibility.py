@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
 
 from voucher.i18n import format_money
 from voucher.models import (
@@ -84,21 +85,16 @@ def lives_in_area(measure: Measure, municipality: str | None) -> bool:
 def measures_for(session: Session, worker: User, today: date | None = None) -> list[MeasureOption]:
     """Every measure of a running project that workers apply to, usable ones first."""
     today = today or date.today()
-    measures = session.scalars(
-        select(Measure)
-        .join(Measure.project)
+    stmt = (
+        _with_project(select(Measure))
         .where(
             Project.starts_on <= today,
             Project.ends_on >= today,
             Measure.kind.in_(sorted(WORKER_KINDS)),
         )
-        .options(
-            contains_eager(Measure.project).joinedload(Project.alliance),
-            joinedload(Measure.budget_line),
-        )
         .order_by(Measure.closes_on, Measure.title, Measure.id)
-    ).all()
-    options = _options(session, worker, measures, today)
+    )
+    options = _options(session, worker, stmt, today)
     # sorted() is stable: within each group the measures closing soonest come first.
     return sorted(options, key=lambda o: not o.eligible)
 
@@ -117,7 +113,16 @@ def option_for(
     session: Session, worker: User, measure: Measure, today: date | None = None
 ) -> MeasureOption:
     """The worker's option on one measure, eligible or not."""
-    return _options(session, worker, [measure], today or date.today())[0]
+    stmt = _with_project(select(Measure)).where(Measure.id == measure.id)
+    return _options(session, worker, stmt, today or date.today())[0]
+
+
+def _with_project(stmt: Any) -> Any:
+    """Measures with their project, alliance and budget line, in the same query."""
+    return stmt.join(Measure.project).options(
+        contains_eager(Measure.project).joinedload(Project.alliance),
+        joinedload(Measure.budget_line),
+    )
 
 
 def has_declared_employment(session: Session, worker: User) -> bool:
@@ -132,15 +137,13 @@ def used_this_year(
 ) -> dict[int, int]:
     """Per measure, what the worker was granted this calendar year (one query).
 
-    A revoked voucher counts only for what was used of it: the rest went back to the budget.
+    A revoked voucher counts only for what was used of it (and what bookings still hold on
+    it): the rest went back to the budget.
     """
     if not measure_ids:
         return {}
-    granted = case(
-        (Voucher.status == VoucherStatus.REVOKED, Voucher.used_cents), else_=Voucher.amount_cents
-    )
     rows = session.execute(
-        select(Voucher.measure_id, func.coalesce(func.sum(granted), 0))
+        select(Voucher.measure_id, func.coalesce(func.sum(_granted()), 0))
         .where(
             Voucher.worker_id == worker.id,
             Voucher.measure_id.in_(list(measure_ids)),
@@ -152,47 +155,81 @@ def used_this_year(
     return {measure_id: int(total) for measure_id, total in rows}
 
 
+def _granted() -> Any:
+    """What a voucher counts for in the yearly cap: its amount, or for a revoked one what was
+    used of it (and what bookings still hold on it): the rest went back to the budget."""
+    return case(
+        (Voucher.status == VoucherStatus.REVOKED, Voucher.used_cents + Voucher.held_cents),
+        else_=Voucher.amount_cents,
+    )
+
+
 # --- internals --------------------------------------------------------------------------
 
 
-def _options(
-    session: Session, worker: User, measures: Sequence[Measure], today: date
-) -> list[MeasureOption]:
-    if not measures:
-        return []
-    project_ids = sorted({m.project_id for m in measures})
-    left_expr = BudgetLine.allocated_cents - BudgetLine.reserved_cents - BudgetLine.spent_cents
-    project_left = {
-        project_id: int(total)
-        for project_id, total in session.execute(
-            select(Measure.project_id, func.coalesce(func.sum(left_expr), 0))
-            .join(BudgetLine, BudgetLine.measure_id == Measure.id)
-            .where(Measure.project_id.in_(project_ids))
-            .group_by(Measure.project_id)
-        ).all()
-    }
-    employments = session.scalars(
-        select(Employment)
-        .where(Employment.worker_id == worker.id)
-        .options(joinedload(Employment.organisation))
-        .order_by(Employment.starts_on.desc(), Employment.id)
-    ).all()
-    org_ids = sorted({e.organisation_id for e in employments})
-    partners: set[tuple[int, int]] = set()
-    if org_ids:
-        partners = {
-            (alliance_id, org_id)
-            for alliance_id, org_id in session.execute(
-                select(Partnership.alliance_id, Partnership.organisation_id).where(
-                    Partnership.organisation_id.in_(org_ids)
-                )
-            ).all()
-        }
-    used = used_this_year(session, worker, [m.id for m in measures], today)
-    return [
-        _option(m, today, project_left.get(m.project_id, 0), employments, partners, used)
-        for m in measures
+def _facts(worker: User, today: date) -> list[Any]:
+    """Columns computed alongside each measure, so eligibility is one query whatever the
+    number of measures: what is left on its project, what the worker was granted under it
+    this year, and for each of the worker's employers whether it is a partner of the
+    measure's alliance. The worker's employments come with the user (``load_user``)."""
+    others = aliased(Measure)
+    left = BudgetLine.allocated_cents - BudgetLine.reserved_cents - BudgetLine.spent_cents
+    project_left = (
+        select(func.coalesce(func.sum(left), 0))
+        .select_from(others)
+        .join(BudgetLine, BudgetLine.measure_id == others.id)
+        .where(others.project_id == Measure.project_id)
+        .correlate(Measure)
+        .scalar_subquery()
+    )
+    used = (
+        select(func.coalesce(func.sum(_granted()), 0))
+        .where(
+            Voucher.worker_id == worker.id,
+            Voucher.measure_id == Measure.id,
+            Voucher.valid_from >= date(today.year, 1, 1),
+            Voucher.valid_from <= date(today.year, 12, 31),
+        )
+        .correlate(Measure)
+        .scalar_subquery()
+    )
+    partners = [
+        select(Partnership.alliance_id)
+        .where(
+            Partnership.alliance_id == Project.alliance_id,
+            Partnership.organisation_id == org_id,
+        )
+        .correlate(Project)
+        .exists()
+        for org_id in _employer_ids(worker)
     ]
+    return [project_left, used, *partners]
+
+
+def _employer_ids(worker: User) -> list[int]:
+    return sorted({e.organisation_id for e in worker.employments})
+
+
+def _options(session: Session, worker: User, stmt: Any, today: date) -> list[MeasureOption]:
+    """The options of the measures ``stmt`` selects (joined to their project)."""
+    org_ids = _employer_ids(worker)
+    # Latest first, as loaded; one declared a moment ago was appended at the end.
+    employments = sorted(worker.employments, key=lambda e: (-e.starts_on.toordinal(), e.id or 0))
+    options = []
+    for measure, project_left, used, *flags in session.execute(
+        stmt.add_columns(*_facts(worker, today))
+    ).all():
+        partners = {
+            (measure.project.alliance_id, org_id)
+            for org_id, flag in zip(org_ids, flags, strict=True)
+            if flag
+        }
+        options.append(
+            _option(
+                measure, today, int(project_left), employments, partners, {measure.id: int(used)}
+            )
+        )
+    return options
 
 
 def _option(

@@ -57,7 +57,8 @@ class ExpiryResult:
 
 def released_cents(session: Session, voucher: Voucher) -> int:
     """What has already been given back to the budget line from this voucher."""
-    session.refresh(voucher, ["released_cents"])
+    # Held is read with it: what is left to release is net of bookings' holds.
+    session.refresh(voucher, ["released_cents", "held_cents"])
     return voucher.released_cents
 
 
@@ -91,14 +92,15 @@ def release_unused(session: Session, voucher: Voucher, actor: User | None) -> in
         update(Voucher)
         .where(
             Voucher.id == voucher.id,
-            Voucher.used_cents + Voucher.released_cents + amount <= Voucher.amount_cents,
+            Voucher.used_cents + Voucher.held_cents + Voucher.released_cents + amount
+            <= Voucher.amount_cents,
         )
         .values(released_cents=Voucher.released_cents + amount)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         return 0
-    session.refresh(voucher, ["released_cents", "used_cents"])
+    session.refresh(voucher, ["released_cents", "used_cents", "held_cents"])
     budget.release(session, voucher.budget_line_id, amount, actor, (REFERENCE, voucher.id))
     return amount
 
@@ -205,7 +207,7 @@ def _ended_with_reservation():  # type: ignore[no-untyped-def]
         select(Voucher)
         .where(
             Voucher.status.in_(ENDED),
-            Voucher.amount_cents - Voucher.used_cents > released,
+            Voucher.amount_cents - Voucher.used_cents - Voucher.held_cents > released,
         )
         .options(selectinload(Voucher.measure))
         .order_by(Voucher.id)

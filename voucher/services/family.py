@@ -108,12 +108,14 @@ def _validate(
     if code and birth_date is not None and "birth_date" not in errors:
         _check_birth_date(code, birth_date, errors)
     if code and "tax_code" not in errors:
-        duplicate = select(Dependant.id).where(
-            Dependant.worker_id == worker.id, Dependant.tax_code == code
+        # Codici fiscali are stored encrypted: compare with the worker's few dependants here.
+        others = session.scalars(
+            select(Dependant.tax_code).where(
+                Dependant.worker_id == worker.id,
+                Dependant.id != (dependant.id if dependant is not None else -1),
+            )
         )
-        if dependant is not None:
-            duplicate = duplicate.where(Dependant.id != dependant.id)
-        if code == worker.tax_code or session.scalar(duplicate.limit(1)):
+        if code == worker.tax_code or code in set(others):
             errors.setdefault("tax_code", []).append(
                 _l("This codice fiscale is already in your family list, or it is yours.")
             )

@@ -23,10 +23,11 @@ from flask import current_app
 from flask_babel import LazyString, force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
+from voucher.crypto import blind_index
 from voucher.models import (
     Application,
     ApplicationStatus,
@@ -36,6 +37,7 @@ from voucher.models import (
     MeasureKind,
     Organisation,
     Partnership,
+    Programme,
     Project,
     User,
     Voucher,
@@ -47,6 +49,7 @@ from voucher.services.access import visible
 from voucher.services.employment import EARLIEST_START
 from voucher.services.errors import IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
+from voucher.services.reports import ReportFilter
 from voucher.services.search import contains
 from voucher.services.transitions import move_status, require_status
 
@@ -98,7 +101,14 @@ def queue(
     if status is not None:
         stmt = stmt.where(Employment.status == status)
     for word in (q or "").split()[:5]:
-        stmt = stmt.where(contains(word, User.first_name, User.last_name, User.tax_code))
+        # A codice fiscale is stored encrypted: it is found whole (by its blind index),
+        # names by any part.
+        stmt = stmt.where(
+            or_(
+                contains(word, User.first_name, User.last_name),
+                User.tax_code_index == blind_index(word),
+            )
+        )
     return stmt
 
 
@@ -515,9 +525,10 @@ class Uptake:
     by_kind: list[UptakeRow]
 
 
-def uptake(session: Session, organisation: Organisation) -> Uptake:
+def uptake(session: Session, organisation: Organisation, flt: ReportFilter | None = None) -> Uptake:
     """How many confirmed employees applied and got a voucher, overall and by kind."""
-    # Counts the applications that rest on an employment at ``organisation`` HR confirmed.
+    # Counts the applications that rest on an employment at ``organisation`` HR confirmed;
+    # ``flt`` limits them to a programme and to those sent in a period.
     confirmed_ids = select(Employment.id).where(
         Employment.organisation_id == organisation.id, Employment.status == S.CONFIRMED
     )
@@ -533,6 +544,17 @@ def uptake(session: Session, organisation: Organisation) -> Uptake:
         Application.employment_id.in_(confirmed_ids),
         Application.status != ApplicationStatus.DRAFT,
     )
+    if flt is not None:
+        applied = and_(applied, flt.within(Application.submitted_at))
+        if flt.programme_id is not None:
+            applied = and_(
+                applied,
+                Application.measure_id.in_(
+                    select(Measure.id)
+                    .join(Project, Project.id == Measure.project_id)
+                    .where(Project.programme_id == flt.programme_id)
+                ),
+            )
     people = func.count(func.distinct(Application.worker_id))
     total_applied = int(session.scalar(select(people).where(applied)) or 0)
     total_vouchers = int(
@@ -586,6 +608,23 @@ def uptake(session: Session, organisation: Organisation) -> Uptake:
             )
             for kind in kinds
         ],
+    )
+
+
+def uptake_programmes(session: Session, organisation: Organisation) -> list[Programme]:
+    """The programmes of the projects ``organisation`` takes part in (the filter's choices)."""
+    return list(
+        session.scalars(
+            select(Programme)
+            .where(
+                Programme.id.in_(
+                    select(Project.programme_id)
+                    .join(Partnership, Partnership.alliance_id == Project.alliance_id)
+                    .where(Partnership.organisation_id == organisation.id)
+                )
+            )
+            .order_by(Programme.starts_on.desc(), Programme.name)
+        ).all()
     )
 
 

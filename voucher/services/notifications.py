@@ -58,6 +58,24 @@ def latest(session: Session, user: User, limit: int = 20) -> list[Notification]:
     )
 
 
+def latest_and_unread(session: Session, user: User, limit: int) -> tuple[list[Notification], int]:
+    """The newest ``limit`` notifications of ``user`` and how many are unread, in one query."""
+    unread = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Notification, unread)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)
+    ).all()
+    # No notification at all: none unread either.
+    return [n for n, _count in rows], int(rows[0][1]) if rows else 0
+
+
 def mark_all_read(session: Session, user: User) -> None:
     """Mark every notification of ``user`` as read."""
     session.execute(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload, raiseload, selectinload
 
 from voucher.models import (
     Alliance,
@@ -103,14 +103,8 @@ def alliances_for(session: Session, user: User) -> list[Alliance]:
 
 
 def worker_summary(session: Session, worker: User) -> tuple[list[Employment], list[Dependant]]:
-    """A worker's declared employments and dependants."""
-    employments = session.scalars(
-        visible(Employment, worker)
-        .options(selectinload(Employment.organisation))
-        .order_by(Employment.starts_on.desc())
-    ).all()
-    dependants = session.scalars(visible(Dependant, worker).order_by(Dependant.birth_date)).all()
-    return list(employments), list(dependants)
+    """A worker's declared employments (latest first) and dependants (loaded with the user)."""
+    return list(worker.employments), list(worker.dependants)
 
 
 # Applications the worker still waits on, and claims still in progress.
@@ -129,6 +123,10 @@ OPEN_CLAIM_STATUSES = (
 )
 
 
+# The most claims the dashboard reads: far more than a worker has in progress at once.
+DASHBOARD_CLAIMS = 100
+
+
 @dataclass
 class WorkerDashboard:
     employments: list[Employment]
@@ -141,47 +139,71 @@ class WorkerDashboard:
 
 
 def worker_dashboard(session: Session, worker: User) -> WorkerDashboard:
-    """Everything the worker's dashboard shows, each list in one query."""
+    """Everything the worker's dashboard shows, in two queries (employments and family come
+    with the user): applications with their vouchers, and claims with the total paid."""
     employments, dependants = worker_summary(session, worker)
+    # Applications still open, and those whose voucher is active: the vouchers come along.
+    active_voucher = select(Voucher.application_id).where(
+        Voucher.worker_id == worker.id, Voucher.status == VoucherStatus.ACTIVE
+    )
     applications = session.scalars(
         select(Application)
         .where(
             Application.worker_id == worker.id,
-            Application.status.in_(OPEN_APPLICATION_STATUSES),
+            or_(
+                Application.status.in_(OPEN_APPLICATION_STATUSES),
+                Application.id.in_(active_voucher),
+            ),
         )
-        .options(selectinload(Application.measure), selectinload(Application.dependant))
-        .order_by(Application.created_at.desc())
+        .options(
+            joinedload(Application.measure),
+            joinedload(Application.dependant),
+            # The template shows each voucher's measure: a voucher without a claim in
+            # progress has nothing else that loads it.
+            joinedload(Application.voucher).joinedload(Voucher.measure),
+            raiseload("*", sql_only=True),
+        )
+        .order_by(Application.created_at.desc(), Application.id.desc())
     ).all()
-    vouchers = session.scalars(
-        select(Voucher)
-        .where(Voucher.worker_id == worker.id, Voucher.status == VoucherStatus.ACTIVE)
-        .options(selectinload(Voucher.measure))
-        .order_by(Voucher.valid_until)
-    ).all()
-    claims = session.scalars(
-        select(Claim)
-        .where(Claim.worker_id == worker.id, Claim.status.in_(OPEN_CLAIM_STATUSES))
-        .options(selectinload(Claim.voucher).selectinload(Voucher.measure))
-        .order_by(Claim.created_at.desc())
-    ).all()
-    paid = session.scalars(
-        select(Claim)
+    vouchers = sorted(
+        (
+            a.voucher
+            for a in applications
+            if a.voucher is not None and a.voucher.status is VoucherStatus.ACTIVE
+        ),
+        key=lambda v: (v.valid_until, v.id),
+    )
+    # Claims in progress and paid ones, with the total ever paid as a column of each row.
+    paid_total = (
+        select(func.coalesce(func.sum(Claim.approved_cents), 0))
         .where(Claim.worker_id == worker.id, Claim.status == ClaimStatus.PAID)
-        .options(selectinload(Claim.voucher).selectinload(Voucher.measure))
-        .order_by(Claim.paid_at.desc())
-        .limit(10)
-    ).all()
-    paid_total = session.scalar(
-        select(func.coalesce(func.sum(Claim.approved_cents), 0)).where(
-            Claim.worker_id == worker.id, Claim.status == ClaimStatus.PAID
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Claim, paid_total)
+        .where(
+            Claim.worker_id == worker.id,
+            Claim.status.in_((*OPEN_CLAIM_STATUSES, ClaimStatus.PAID)),
         )
+        .options(
+            joinedload(Claim.voucher).joinedload(Voucher.measure),
+            raiseload("*", sql_only=True),
+        )
+        .order_by(Claim.created_at.desc(), Claim.id.desc())
+        .limit(DASHBOARD_CLAIMS)
+    ).all()
+    claims = [c for c, _total in rows]
+    paid = sorted(
+        (c for c in claims if c.status is ClaimStatus.PAID),
+        key=lambda c: (c.paid_at is not None, c.paid_at),
+        reverse=True,
     )
     return WorkerDashboard(
         employments,
         dependants,
-        list(applications),
-        list(vouchers),
-        list(claims),
-        list(paid),
-        int(paid_total),
+        [a for a in applications if a.status in OPEN_APPLICATION_STATUSES],
+        vouchers,
+        [c for c in claims if c.status is not ClaimStatus.PAID],
+        paid[:10],
+        int(rows[0][1]) if rows else 0,
     )

@@ -21,15 +21,27 @@ from typing import Any
 from flask_babel import LazyString, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, joinedload, object_session, raiseload
 
 from voucher.i18n import format_money
 from voucher.models import (
     AuditEvent,
     Claim,
     ClaimStatus,
+    Measure,
+    Project,
     Receipt,
     ReceiptStatus,
     Role,
@@ -38,8 +50,9 @@ from voucher.models import (
     VoucherStatus,
 )
 from voucher.models.base import utcnow
-from voucher.services import audit, budget, claims, expiry, waitlist
-from voucher.services.claims import _already_claimed, _normalised_number
+from voucher.services import audit, budget, claims, expiry, paging, waitlist
+from voucher.services.access import visible
+from voucher.services.claims import _normalised_number
 from voucher.services.errors import Conflict, IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
 from voucher.services.transitions import compare_and_set
@@ -109,13 +122,56 @@ class Flag:
 
 
 def flags(session: Session, claim: Claim) -> list[Flag]:
-    """Duplicates in the programme, dates outside the voucher's period, amounts above it."""
+    """Duplicates in the programme, dates outside the voucher's period, amounts above it.
+
+    One query for all the receipts: the live receipts of the programme that share a file,
+    or a supplier and date, with one of them; the comparison is finished here.
+    """
     voucher = claim.voucher
     programme_id = voucher.measure.project.programme_id
+    receipts = list(claim.receipts)
+    number = func.upper(func.replace(Receipt.document_number, " ", ""))
+    candidates = (
+        session.execute(
+            select(
+                Receipt.id,
+                Receipt.sha256,
+                Receipt.supplier_vat,
+                number,
+                Receipt.issued_on,
+                Receipt.amount_cents,
+            )
+            .join(Claim, Receipt.claim_id == Claim.id)
+            .join(Voucher, Claim.voucher_id == Voucher.id)
+            .join(Measure, Voucher.measure_id == Measure.id)
+            .join(Project, Measure.project_id == Project.id)
+            .where(
+                Project.programme_id == programme_id,
+                # A receipt set aside, or one of a rejected request, may be reused.
+                Receipt.status != ReceiptStatus.REJECTED,
+                Claim.status != ClaimStatus.REJECTED,
+                or_(
+                    Receipt.sha256.in_(sorted({r.sha256 for r in receipts})),
+                    and_(
+                        Receipt.supplier_vat.in_(sorted({r.supplier_vat for r in receipts})),
+                        Receipt.issued_on.in_(sorted({r.issued_on for r in receipts})),
+                    ),
+                ),
+            )
+        ).all()
+        if receipts
+        else []
+    )
     found: list[Flag] = []
-    for receipt in claim.receipts:
-        others = Receipt.id != receipt.id
-        if _already_claimed(session, programme_id, others, Receipt.sha256 == receipt.sha256):
+    for receipt in receipts:
+        others = [c for c in candidates if c[0] != receipt.id]
+        details = (
+            receipt.supplier_vat,
+            _normalised_number(receipt.document_number),
+            receipt.issued_on,
+            receipt.amount_cents,
+        )
+        if any(c[1] == receipt.sha256 for c in others):
             found.append(
                 Flag(
                     receipt.id,
@@ -123,16 +179,7 @@ def flags(session: Session, claim: Claim) -> list[Flag]:
                     _l("The same file is part of another request in this programme."),
                 )
             )
-        elif _already_claimed(
-            session,
-            programme_id,
-            others,
-            Receipt.supplier_vat == receipt.supplier_vat,
-            func.upper(func.replace(Receipt.document_number, " ", ""))
-            == _normalised_number(receipt.document_number),
-            Receipt.issued_on == receipt.issued_on,
-            Receipt.amount_cents == receipt.amount_cents,
-        ):
+        elif any(tuple(c[2:]) == details for c in others):
             found.append(
                 Flag(
                     receipt.id,
@@ -169,6 +216,76 @@ def flags(session: Session, claim: Claim) -> list[Flag]:
     return found
 
 
+# Drafts are still the worker's business: the queue starts at the first submission.
+QUEUE_STATUSES = tuple(s for s in ClaimStatus if s is not ClaimStatus.DRAFT)
+
+
+def queue(
+    user: User, measure_id: int | None = None, status: ClaimStatus | None = None
+) -> Select[Any]:
+    """The requests ``user`` may see in the review queue, filtered (not ordered)."""
+    stmt = visible(Claim, user).where(Claim.status.in_(QUEUE_STATUSES))
+    if measure_id is not None:
+        stmt = stmt.where(
+            Claim.voucher_id.in_(select(Voucher.id).where(Voucher.measure_id == measure_id))
+        )
+    if status is not None:
+        stmt = stmt.where(Claim.status == status)
+    return stmt
+
+
+def queue_page(
+    session: Session,
+    user: User,
+    page: int,
+    per_page: int,
+    measure_id: int | None = None,
+    status: ClaimStatus | None = None,
+) -> paging.Page:
+    """One page of the queue: those to review first, the oldest at the top.
+
+    Read in time that does not grow with the queue: each half (to review, decided) is read
+    in ``submitted_at`` order only as far as this page reaches, with an index, and only
+    those rows are sorted; "to review first" as a single ORDER BY CASE would sort every
+    request of the alliance on every visit. The rows come with the worker, voucher and
+    measure the list shows; anything else a template touches raises (``raiseload``).
+    """
+    base = queue(user, measure_id, status)
+    reach = max(page, 1) * per_page
+
+    def half(condition: ColumnElement[bool], rank: int) -> Select[Any]:
+        nearest = (
+            base.where(condition)
+            .with_only_columns(Claim.id, Claim.submitted_at)
+            .order_by(Claim.submitted_at, Claim.id)
+            .limit(reach)
+            .subquery()
+        )
+        return select(nearest.c.id, nearest.c.submitted_at, literal(rank).label("rank"))
+
+    ranked = union_all(
+        half(Claim.status == S.SUBMITTED, 0), half(Claim.status != S.SUBMITTED, 1)
+    ).subquery()
+    stmt = (
+        select(Claim)
+        .join(ranked, ranked.c.id == Claim.id)
+        .options(
+            # Only the columns the list shows: the rest of each row costs time to read.
+            joinedload(Claim.worker)
+            .load_only(User.first_name, User.last_name, raiseload=True)
+            .raiseload("*", sql_only=True),
+            joinedload(Claim.voucher)
+            .load_only(Voucher.measure_id, raiseload=True)
+            .joinedload(Voucher.measure)
+            .load_only(Measure.title, raiseload=True)
+            .raiseload("*", sql_only=True),
+            raiseload("*", sql_only=True),
+        )
+        .order_by(ranked.c.rank, ranked.c.submitted_at, ranked.c.id)
+    )
+    return paging.paginate(session, stmt, page, per_page, count=base)
+
+
 def needs_second_review(claim: Claim) -> bool:
     """Whether a first operator approved ``claim`` and a second one must confirm it."""
     return claim.status is S.SUBMITTED and claim.first_review_by_id is not None
@@ -185,6 +302,43 @@ def history(session: Session, claim: Claim) -> list[AuditEvent]:
             )
             .order_by(AuditEvent.occurred_at, AuditEvent.id)
         )
+    )
+
+
+def history_with_actors(session: Session, claim: Claim) -> tuple[list[AuditEvent], dict[int, User]]:
+    """:func:`history`, with the people who acted, in one query."""
+    rows = session.execute(
+        select(AuditEvent, User)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(
+            AuditEvent.entity_type == Claim.__tablename__,
+            AuditEvent.entity_id == claim.id,
+        )
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)
+    ).all()
+    return [event for event, _user in rows], {u.id: u for _e, u in rows if u is not None}
+
+
+def decision_options() -> tuple[Any, ...]:
+    """Loader options for deciding on a claim: what the rules read (voucher, measure,
+    project, receipts) and whom the decision is told (the worker), in one query."""
+    return (
+        joinedload(Claim.voucher).joinedload(Voucher.measure).joinedload(Measure.project),
+        joinedload(Claim.receipts),
+        joinedload(Claim.worker),
+    )
+
+
+def detail_options() -> tuple[Any, ...]:
+    """Loader options for a claim's review page: everything it shows, in the one query that
+    loads the claim (receipts, voucher, measure, project, people, other requests' amounts)."""
+    return (
+        joinedload(Claim.voucher).joinedload(Voucher.measure).joinedload(Measure.project),
+        joinedload(Claim.receipts),
+        joinedload(Claim.worker),
+        joinedload(Claim.decided_by),
+        joinedload(Claim.first_review_by),
+        claims.requested_elsewhere(),
     )
 
 
@@ -567,8 +721,10 @@ def _use_voucher(session: Session, voucher: Voucher, amount: int) -> None:
         update(Voucher)
         .where(
             Voucher.id == voucher.id,
-            # What an ended voucher gave back is no longer its to spend.
-            Voucher.used_cents + Voucher.released_cents + amount <= Voucher.amount_cents,
+            # What an ended voucher gave back is no longer its to spend, nor what bookings
+            # of time-saving services hold.
+            Voucher.used_cents + Voucher.held_cents + Voucher.released_cents + amount
+            <= Voucher.amount_cents,
         )
         .values(used_cents=Voucher.used_cents + amount)
         .execution_options(synchronize_session=False)
@@ -590,7 +746,7 @@ def _use_voucher(session: Session, voucher: Voucher, amount: int) -> None:
         .values(status=VoucherStatus.EXHAUSTED)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(voucher, ["used_cents", "released_cents", "status"])
+    session.refresh(voucher, ["used_cents", "held_cents", "released_cents", "status"])
 
 
 def _release_if_ended(session: Session, voucher: Voucher, actor: User, today: date | None) -> None:

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from voucher.crypto import blind_index
 from voucher.models import (
     ROLE_SCOPE,
     Alliance,
@@ -488,7 +489,7 @@ def save_user(
     if password:
         errors.check(accounts.check_password_strength, password)
     code = errors.check(identifiers.person_tax_code, tax_code) if tax_code else None
-    if code and _taken(session, User.tax_code, code, user):
+    if code and _taken(session, User.tax_code_index, blind_index(code), user):
         errors.add("tax_code", _l("An account with this codice fiscale already exists."))
     if role is Role.WORKER and not code:
         errors.add("tax_code", _l("A worker needs a codice fiscale."))

@@ -6,7 +6,9 @@ claims: only JPEG, PNG, HEIC and PDF pass. Images are decoded (after a pixel-cou
 so a small file cannot expand into gigabytes) and re-encoded as plain JPEG, which drops
 EXIF (GPS position, device) and anything smuggled after the picture data. PDFs are stored
 as uploaded, but only when they parse, are not encrypted, and carry no scripts, automatic
-actions or attachments.
+actions or attachments. A file that is also something else (a "polyglot": a photo with a
+web page or an archive inside, a PDF that is also a ZIP) is refused whatever its picture,
+and so is one whose compressed parts would expand far beyond what they claim to hold.
 
 Every step reads at most ``max_bytes + 1`` bytes, files are written atomically (temporary
 file in the same folder, then ``os.replace``) and private (mode 0o600), and a refused or
@@ -25,6 +27,7 @@ import re
 import secrets
 import tempfile
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -32,8 +35,18 @@ from typing import Any
 import pillow_heif
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps
-from pypdf import PdfReader
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+from pypdf import PdfReader, apply_configuration
+from pypdf.errors import LimitReachedError
+from pypdf.filters import ASCII85Decode, ASCIIHexDecode, LZWDecode, RunLengthDecode
+from pypdf.generic import (
+    ArrayObject,
+    ByteStringObject,
+    DictionaryObject,
+    EncodedStreamObject,
+    IndirectObject,
+    NameObject,
+    TextStringObject,
+)
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
@@ -54,6 +67,12 @@ MAX_PDF_PAGES = 30
 # A receipt of up to 30 pages has tens or hundreds of objects; the cap keeps the check of
 # every object (below) to well under a second whatever a hostile file declares.
 MAX_PDF_OBJECTS = 20_000
+# What the compressed streams of one PDF may expand to while they are checked: a stream
+# that is not a picture (page contents, fonts, object streams) to 32 MB, all of them
+# together to 256 MB (about ten full-page colour scans stored losslessly). A
+# decompression bomb, 1 GB from 1 MB, stops the count long before it costs memory.
+_MAX_PDF_STREAM_BYTES = 32 * 1024 * 1024
+_MAX_PDF_INFLATED_BYTES = 256 * 1024 * 1024
 _READ_CHUNK = 1024 * 1024
 
 JPEG = "image/jpeg"
@@ -113,6 +132,24 @@ _RAW_DANGEROUS = re.compile(
 _RAW_DANGEROUS_OUTSIDE_STREAMS = re.compile(rb"/(?:JS|AA)(?=[\s/<>\[\]()%{}]|$)")
 _RAW_STREAM = re.compile(rb"stream\r?\n.*?endstream", re.DOTALL)
 _RAW_ENCRYPT = re.compile(rb"/Encrypt(?=[\s/<>\[\]()%{}]|$)")
+# Link targets a PDF may carry: web pages and e-mail addresses. Anything else with a
+# scheme (javascript:, file:, data:, smb:…) runs code or reaches the reader's machine.
+_PDF_SAFE_URI_SCHEMES = {"http", "https", "mailto"}
+_URI_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
+
+# Markup that makes a file a web page or a server script as well, when a browser sniffs
+# it or a misconfigured server runs it. Photos and receipts never contain these
+# sequences: each is long enough not to turn up by chance in compressed data.
+_MARKUP = re.compile(
+    rb"<(?:script|html|body|iframe|svg|object|embed|!doctype\s+html)[\s/>]|<\?php\s",
+    re.IGNORECASE,
+)
+# A ZIP archive (and so JAR, APK, DOCX…) is found from its end: an end-of-central-directory
+# record whose comment runs exactly to the last byte. Unzip tools open any file that ends
+# so, whatever comes before it.
+_ZIP_END = b"PK\x05\x06"
+_ZIP_END_SIZE = 22
+_ZIP_MAX_COMMENT = 0xFFFF
 
 
 def accepted_hint(max_bytes: int) -> Any:
@@ -164,13 +201,15 @@ def store_upload(
         )
 
     kind = _sniff(data)
+    if kind is None:
+        raise ValidationFailed.single(field, _not_accepted())
+    if _is_polyglot(data):
+        raise ValidationFailed.single(field, _polyglot())
     if kind in ("jpeg", "png", "heic"):
         clean = _clean_image(data, kind, field)
     elif kind == "pdf":
         _check_pdf(data, field)
         clean = _Clean(data=data, thumbnail=None, content_type=PDF, extension=".pdf")
-    else:
-        raise ValidationFailed.single(field, _not_accepted())
 
     token = secrets.token_hex(16)
     storage_key = token + clean.extension
@@ -256,6 +295,34 @@ def _not_accepted() -> Any:
     return _l("This file type is not accepted: upload a photo (JPEG, PNG, HEIC) or a PDF.")
 
 
+def _polyglot() -> Any:
+    return _l(
+        "The file also contains web page code or an archive, which is not accepted: "
+        "take the photo again or export the PDF again."
+    )
+
+
+def _is_polyglot(data: bytes) -> bool:
+    """Whether the file is also a web page, a server script or a ZIP archive."""
+    # Images are re-encoded and PDFs are served as downloads, so the extra content would
+    # never reach a browser from here; but a file that is two things at once was made to
+    # fool some program, and has no business being kept as someone's receipt.
+    return bool(_MARKUP.search(data)) or _ends_as_zip(data)
+
+
+def _ends_as_zip(data: bytes) -> bool:
+    """Whether unzip tools would find an archive: an end record whose comment ends the data."""
+    start = max(0, len(data) - _ZIP_END_SIZE - _ZIP_MAX_COMMENT)
+    at = data.find(_ZIP_END, start)
+    while at != -1:
+        if at + _ZIP_END_SIZE <= len(data):
+            comment = int.from_bytes(data[at + 20 : at + 22], "little")
+            if at + _ZIP_END_SIZE + comment == len(data):
+                return True
+        at = data.find(_ZIP_END, at + 1)
+    return False
+
+
 # --- images -----------------------------------------------------------------------------
 
 _PILLOW_FORMAT = {"jpeg": "JPEG", "png": "PNG", "heic": "HEIF"}
@@ -289,6 +356,8 @@ def _clean_image(data: bytes, kind: str, field: str) -> _Clean:
                 # The size comes from the header; nothing is decoded yet.
                 if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
                     raise ValidationFailed.single(field, too_many_pixels)
+                if kind == "png":
+                    _check_png(data)
                 # JPEG can decode at 1/2, 1/4 or 1/8 scale: less memory and time for a
                 # big photo that will be shrunk anyway (no-op for the other formats).
                 opened.draft("RGB", (MAX_SIDE, MAX_SIDE))
@@ -311,6 +380,75 @@ def _clean_image(data: bytes, kind: str, field: str) -> _Clean:
         logger.info("upload refused: unreadable %s image", kind, exc_info=True)
         raise ValidationFailed.single(field, unreadable) from None
     return _Clean(data=main, thumbnail=thumbnail, content_type=JPEG, extension=".jpg")
+
+
+# Samples per pixel of each PNG colour type (grey, RGB, palette, grey+alpha, RGBA).
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# The seven passes of Adam7 interlacing: first column and row, then steps across and down.
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+
+
+def _check_png(data: bytes) -> None:
+    """Check the PNG's chunks and the size its image data inflates to; ValueError if wrong.
+
+    IHDR first, nothing after IEND, and image data that inflates to no more than the
+    declared width and height need. Pillow stops inflating once the picture is complete,
+    so a 100 x 100 image whose data would expand to a gigabyte decodes fine there;
+    counting (not keeping) the inflated bytes, a megabyte at a time, finds it.
+    """
+    offset = 8
+    expected = None
+    inflater = zlib.decompressobj()
+    produced = 0
+    while offset + 12 <= len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        kind = data[offset + 4 : offset + 8]
+        body = data[offset + 8 : offset + 8 + length]
+        offset += 12 + length
+        if len(body) != length or offset > len(data):
+            raise ValueError("PNG chunk runs past the end of the file")
+        if expected is None:
+            if kind != b"IHDR" or length != 13:
+                raise ValueError("PNG does not start with its header")
+            expected = _png_raw_size(body)
+        elif kind == b"IDAT":
+            pending = body
+            while pending and not inflater.eof:
+                produced += len(inflater.decompress(pending, _READ_CHUNK))
+                if produced > expected:
+                    raise ValueError("PNG image data inflates beyond its declared size")
+                pending = inflater.unconsumed_tail
+        elif kind == b"IEND":
+            if offset != len(data):
+                raise ValueError("data after the end of the PNG")
+            return
+    raise ValueError("PNG without an end")
+
+
+def _png_raw_size(header: bytes) -> int:
+    """Bytes of filtered scanlines a PNG of this header inflates to."""
+    width, height = int.from_bytes(header[0:4], "big"), int.from_bytes(header[4:8], "big")
+    bit_depth, colour, interlace = header[8], header[9], header[12]
+    bits = _PNG_CHANNELS.get(colour, 4) * bit_depth
+
+    def scanlines(w: int, h: int) -> int:
+        # One filter-type byte per row, then the row's samples rounded up to a byte.
+        return h * (1 + (w * bits + 7) // 8) if w and h else 0
+
+    if interlace != 1:
+        return scanlines(width, height)
+    return sum(
+        scanlines((width - x + dx - 1) // dx, (height - y + dy - 1) // dy)
+        for x, y, dx, dy in _ADAM7
+    )
 
 
 def _upright_rgb(image: Image.Image) -> Image.Image:
@@ -354,41 +492,47 @@ def _check_pdf(data: bytes, field: str) -> None:
         "The PDF contains scripts, automatic actions or attached files, which are not "
         "accepted: print it to a new PDF and upload that."
     )
+    too_complex = _l(
+        "The PDF is too complex to be checked: print it to a new PDF (or scan it) and upload that."
+    )
     if not _ends_cleanly(data):
         # Bytes after the last %%EOF are how PDF/HTML or PDF/ZIP polyglots are built.
         raise ValidationFailed.single(field, unreadable)
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            raise ValidationFailed.single(field, encrypted)
-        objects = len(reader.xref_objStm) + sum(len(ids) for ids in reader.xref.values())
-        if objects > MAX_PDF_OBJECTS:
-            raise ValidationFailed.single(
-                field,
-                _l(
-                    "The PDF is too complex to be checked: print it to a new PDF "
-                    "(or scan it) and upload that."
-                ),
+        # pypdf's own limits, tightened for a receipt: a cross-reference stream may not
+        # declare more objects than we would check, nor one stream inflate past 32 MB.
+        with apply_configuration(**_PDF_LIMITS):
+            reader = PdfReader(
+                io.BytesIO(data), strict=False, xref_stream_maximum_entries=MAX_PDF_OBJECTS
             )
-        pages = len(reader.pages)
-        if pages == 0:
-            raise ValidationFailed.single(field, unreadable)
-        if pages > MAX_PDF_PAGES:
-            raise ValidationFailed.single(
-                field,
-                _l(
-                    "The PDF has more than %(pages)d pages: upload only the pages of the receipt.",
-                    pages=MAX_PDF_PAGES,
-                ),
-            )
-        found_active = _has_active_content(reader)
+            if reader.is_encrypted:
+                raise ValidationFailed.single(field, encrypted)
+            objects = len(reader.xref_objStm) + sum(len(ids) for ids in reader.xref.values())
+            if objects > MAX_PDF_OBJECTS:
+                raise ValidationFailed.single(field, too_complex)
+            pages = len(reader.pages)
+            if pages == 0:
+                raise ValidationFailed.single(field, unreadable)
+            if pages > MAX_PDF_PAGES:
+                raise ValidationFailed.single(
+                    field,
+                    _l(
+                        "The PDF has more than %(pages)d pages: "
+                        "upload only the pages of the receipt.",
+                        pages=MAX_PDF_PAGES,
+                    ),
+                )
+            found_active = _has_active_content(reader)
     except ValidationFailed:
         raise
-    except Exception:
+    except Exception as exc:
         # pypdf raises many kinds of errors on broken or hostile files. An encrypted PDF
         # may fail before is_encrypted is asked (an unsupported cipher), so say so.
         logger.info("upload refused: unreadable PDF", exc_info=True)
-        message = encrypted if _RAW_ENCRYPT.search(data) else unreadable
+        if _over_a_limit(exc):
+            message = too_complex
+        else:
+            message = encrypted if _RAW_ENCRYPT.search(data) else unreadable
         raise ValidationFailed.single(field, message) from None
     if found_active or _raw_active_content(data):
         raise ValidationFailed.single(field, active)
@@ -425,20 +569,112 @@ def _has_active_content(reader: PdfReader) -> bool:
         for idnum in list(entries)
     ]
     in_streams = set(reader.xref_objStm)
+    budget = _MAX_PDF_INFLATED_BYTES
     for idnum, generation in references:
         try:
             obj = reader.get_object(IndirectObject(idnum, generation, reader))
-        except Exception:
+        except Exception as exc:
             # A damaged object is common in real-world PDFs and viewers skip or repair
             # it. One stored as plain bytes is still covered by _raw_active_content; one
-            # inside a compressed object stream is not, so that one is refused.
-            if generation == 0 and idnum in in_streams:
+            # inside a compressed object stream is not, so that one is refused. Nor is
+            # one that hit a limit (nested 100,000 deep, say): it was built to hurt.
+            if (generation == 0 and idnum in in_streams) or _over_a_limit(exc):
                 raise
             logger.info("PDF object %d %d unreadable, skipped", idnum, generation)
             continue
         if _is_active(obj, 0):
             return True
+        if isinstance(obj, EncodedStreamObject):
+            budget -= _expanded_size(obj)
+            if budget < 0:
+                raise _TooComplex("the streams inflate beyond the budget")
     return _is_active(reader.trailer, 0)
+
+
+class _TooComplex(Exception):
+    """Checking the file would cost more than any receipt needs (a bomb, most likely)."""
+
+
+# pypdf's settings while it reads an upload (see pypdf.Configuration).
+_PDF_LIMITS: dict[str, int] = {
+    "zlib_maximum_output_length": _MAX_PDF_STREAM_BYTES,
+    "lzw_maximum_output_length": _MAX_PDF_STREAM_BYTES,
+    "run_length_maximum_output_length": _MAX_PDF_STREAM_BYTES,
+    "page_tree_maximum_entries": 100 * MAX_PDF_PAGES,
+    "page_tree_maximum_depth": 32,
+}
+
+
+def _over_a_limit(exc: BaseException) -> bool:
+    """Whether the error, or one it was raised from, says the file crossed a resource limit."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (_TooComplex, LimitReachedError, RecursionError, MemoryError)):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _expanded_size(stream: EncodedStreamObject) -> int:
+    """The size of the stream once its compression is undone, counted without keeping it.
+
+    A picture may expand to what its width and height need; anything else to 32 MB.
+    Beyond that (or past MAX_PIXELS) it raises _TooComplex. Picture codecs (JPEG, JPEG
+    2000, fax, JBIG2) are not run: their output is bounded by the pixel count.
+    """
+    limit = _MAX_PDF_STREAM_BYTES
+    if stream.get("/Subtype") == "/Image":
+        width, height = stream.get("/Width"), stream.get("/Height")
+        width = width.get_object() if isinstance(width, IndirectObject) else width
+        height = height.get_object() if isinstance(height, IndirectObject) else height
+        if isinstance(width, int) and isinstance(height, int):
+            if width * height > MAX_PIXELS:
+                raise _TooComplex("picture of more than MAX_PIXELS")
+            # Up to four 16-bit samples a pixel, plus a predictor byte a row.
+            limit = max(limit, width * height * 8 + height)
+    filters = stream.get("/Filter")
+    filters = filters.get_object() if isinstance(filters, IndirectObject) else filters
+    names = [filters] if isinstance(filters, NameObject) else list(filters or [])
+    data = stream._data
+    try:
+        for name in names:
+            if name in ("/ASCIIHexDecode", "/AHx"):
+                data = ASCIIHexDecode.decode(data)  # text encodings only ever shrink
+            elif name in ("/ASCII85Decode", "/A85"):
+                data = ASCII85Decode.decode(data)
+            elif name in ("/FlateDecode", "/Fl"):
+                return _inflated_size(data, limit)
+            elif name in ("/LZWDecode", "/LZW", "/RunLengthDecode", "/RL"):
+                decoder = LZWDecode if "LZW" in name else RunLengthDecode
+                with apply_configuration(
+                    lzw_maximum_output_length=limit, run_length_maximum_output_length=limit
+                ):
+                    return len(decoder.decode(data))
+            else:
+                break
+    except Exception as exc:
+        if _over_a_limit(exc):
+            raise
+        # A damaged stream: viewers show what they can of it, and so much is harmless.
+    return len(data)
+
+
+def _inflated_size(data: bytes, limit: int) -> int:
+    """How many bytes zlib data inflates to, a megabyte at a time; _TooComplex past limit."""
+    inflater = zlib.decompressobj()
+    produced = 0
+    pending = data
+    try:
+        while pending and not inflater.eof:
+            produced += len(inflater.decompress(pending, _READ_CHUNK))
+            if produced > limit:
+                raise _TooComplex("stream inflates past its limit")
+            pending = inflater.unconsumed_tail
+    except zlib.error:
+        pass  # damaged from here on: a viewer stops here too
+    return produced
 
 
 def _is_active(obj: Any, depth: int) -> bool:
@@ -455,6 +691,8 @@ def _is_active(obj: Any, depth: int) -> bool:
                 and value in _PDF_DANGEROUS_VALUES
             ):
                 return True
+            if key == "/URI" and _unsafe_uri(value):
+                return True
             # Indirect references are visited on their own, in the caller's loop.
             if not isinstance(value, IndirectObject) and _is_active(value, depth + 1):
                 return True
@@ -464,6 +702,20 @@ def _is_active(obj: Any, depth: int) -> bool:
             not isinstance(item, IndirectObject) and _is_active(item, depth + 1) for item in obj
         )
     return False
+
+
+def _unsafe_uri(value: Any) -> bool:
+    """Whether a link target has a scheme other than http, https or mailto."""
+    if isinstance(value, IndirectObject):
+        value = value.get_object()
+    if isinstance(value, ByteStringObject):
+        value = bytes(value).decode("latin-1")
+    if not isinstance(value, (TextStringObject, str)):
+        return False  # the catalogue's /URI dictionary (a base address), not a link
+    # Browsers drop spaces and control characters inside a scheme ("java\tscript:").
+    cleaned = "".join(char for char in value if char > " ").lower()
+    match = _URI_SCHEME.match(cleaned)
+    return match is not None and match.group(1) not in _PDF_SAFE_URI_SCHEMES
 
 
 def _raw_active_content(data: bytes) -> bool:
@@ -525,7 +777,9 @@ def _safe_name(filename: str | None) -> str:
     """The client's file name without any path, at most 255 characters, never empty."""
     # Old browsers and some apps send a whole client path (C:\Users\…\scan.pdf); only
     # its last part is the name. secure_filename then keeps ASCII letters, digits, "._-".
-    name = secure_filename(PureWindowsPath(filename or "").name)
+    # A NUL ends the name for C-based tools ("scan.jpg\0.php" is "scan.jpg" to them), so
+    # whatever follows it is not part of the name anyone will see.
+    name = secure_filename(PureWindowsPath((filename or "").split("\x00", 1)[0]).name)
     if len(name) > 255:
         # Keep the extension, which tells a person what the file was.
         stem, dot, extension = name.rpartition(".")

@@ -37,6 +37,7 @@ from voucher.models import (
     Role,
 )
 from voucher.services.accounts import MIN_PASSWORD_LENGTH
+from voucher.services.labels import MEASURE_KIND_LABELS, ORGANISATION_SIZE_LABELS
 
 # --- euro amounts -----------------------------------------------------------------------
 
@@ -143,24 +144,6 @@ ORGANISATION_KIND_LABELS = {
     OrganisationKind.COMPANY: _l("Company"),
     OrganisationKind.COOPERATIVE: _l("Cooperative"),
     OrganisationKind.ASSOCIATION: _l("Association"),
-}
-ORGANISATION_SIZE_LABELS = {
-    OrganisationSize.MICRO: _l("Micro (fewer than 10 staff)"),
-    OrganisationSize.SMALL: _l("Small (fewer than 50 staff)"),
-    OrganisationSize.MEDIUM: _l("Medium (fewer than 250 staff)"),
-    OrganisationSize.LARGE: _l("Large (250 staff or more)"),
-}
-MEASURE_KIND_LABELS = {
-    MeasureKind.CHILDCARE: _l("Childcare"),
-    MeasureKind.AFTER_SCHOOL: _l("After-school and extended hours"),
-    MeasureKind.SUMMER_CAMP: _l("Summer camp"),
-    MeasureKind.HOME_CARE: _l("Home care for relatives"),
-    MeasureKind.HOSPITAL_ASSISTANCE: _l("Hospital assistance"),
-    MeasureKind.FAMILY_VOUCHER: _l("Family voucher"),
-    MeasureKind.TIME_SAVING: _l("Time-saving service"),
-    MeasureKind.COWORKING: _l("Coworking"),
-    MeasureKind.WELFARE_CONSULTING: _l("Welfare consulting for companies"),
-    MeasureKind.ORIENTATION: _l("Orientation desk"),
 }
 ALLOCATION_LABELS = {
     Allocation.FIRST_COME: _l("First come, first served while budget lasts"),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -47,7 +47,7 @@ from voucher.models import (
     Role,
     User,
 )
-from voucher.services import structure
+from voucher.services import structure, twofactor
 from voucher.services.errors import ServiceError, ValidationFailed
 from voucher.services.search import contains
 
@@ -122,6 +122,7 @@ def _form_page(
     title: str,
     list_endpoint: str,
     saved_name: Callable[[Any], str],
+    extra: str | None = None,
 ) -> Any:
     """Validate, save through the service and commit; otherwise show the form again."""
     if form.validate_on_submit():
@@ -143,6 +144,7 @@ def _form_page(
         form=form,
         title=title,
         cancel_url=url_for(list_endpoint),
+        extra=extra,
     )
 
 
@@ -503,7 +505,21 @@ def user_form(user_id: int | None):
         title=_("Edit account") if user else _("New account"),
         list_endpoint="admin.users",
         saved_name=lambda u: u.email,
+        extra="admin/_two_factor.html" if user is not None else None,
     )
+
+
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@role_required(Role.ADMIN)
+def user_two_factor_reset(user_id: int):
+    """Remove a lost authenticator app: the person sets up a new one at the next sign-in."""
+    user = _load(User, user_id)
+    if user is None:
+        abort(404)
+    twofactor.reset(db.session, user, current_actor())
+    db.session.commit()
+    flash(_("Two-factor authentication reset for %(email)s.", email=user.email), "success")
+    return redirect(url_for("admin.user_form", user_id=user.id))
 
 
 # --- audit ------------------------------------------------------------------------------

@@ -11,7 +11,18 @@ from voucher.services.accounts import MIN_PASSWORD_LENGTH
 class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
-    remember = BooleanField(_l("Keep me signed in on this device"))
+    remember = BooleanField(
+        _l("Keep me signed in on this device"),
+        description=_l("For workers, for a week. Staff accounts sign in every time."),
+    )
+
+
+class TwoFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code from the app"),
+        validators=[DataRequired(_l("Enter the six-digit code.")), Length(max=10)],
+        description=_l("Six digits, shown by your authenticator app; it changes every 30 seconds."),
+    )
 
 
 class RegisterForm(FlaskForm):

@@ -26,7 +26,7 @@ from voucher.blueprints.hr.forms import (
 from voucher.extensions import db
 from voucher.models import Employment, EmploymentStatus, Role
 from voucher.services import employment as employment_service
-from voucher.services import hr
+from voucher.services import hr, reports
 from voucher.services.errors import ServiceError, ValidationFailed
 
 PER_PAGE = 50
@@ -234,12 +234,18 @@ def roster_apply():
 @bp.route("/uptake")
 @role_required(Role.HR)
 def uptake():
-    """Aggregate counts of the employees' uptake; small numbers are not shown."""
+    """Aggregate counts of the employees' uptake, by programme and period; small numbers
+    are not shown."""
+    flt, errors = reports.read_filter(request.args)
+    organisation = current_user.organisation
     return render_template(
         "hr/uptake.html",
-        uptake=hr.uptake(db.session, current_user.organisation),
+        uptake=hr.uptake(db.session, organisation, flt),
         kind_labels=MEASURE_KIND_LABELS,
         small=hr.SMALL_CELL,
+        flt=flt,
+        filter_errors=errors,
+        programmes=hr.uptake_programmes(db.session, organisation),
     )
 
 

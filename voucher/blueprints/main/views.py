@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify, render_template
 from sqlalchemy import func, select, text
 
+from voucher import faults
 from voucher.blueprints.main import bp
 from voucher.extensions import db
 from voucher.models import Alliance, Measure, Network
@@ -30,7 +31,7 @@ def healthz():
         db.session.rollback()
         response = jsonify(status="unavailable", database="unreachable")
         response.status_code = 503
-        response.headers["Retry-After"] = "30"
+        response.headers["Retry-After"] = str(faults.RETRY_AFTER)
         return response
     return jsonify(status="ok", database="ok")
 

@@ -4,4 +4,8 @@ from flask import Blueprint
 
 bp = Blueprint("network", __name__, url_prefix="/network")
 
-from voucher.blueprints.network import claims, views  # noqa: E402, F401  (registers the routes)
+from voucher.blueprints.network import (  # noqa: E402, F401  (registers the routes)
+    claims,
+    reports,
+    views,
+)

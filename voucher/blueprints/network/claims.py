@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from voucher.blueprints.common import get_visible_or_404, role_required
 from voucher.blueprints.network import bp
-from voucher.blueprints.operator.claims import render_claim, render_claim_list, send_receipt
-from voucher.models import Claim, Receipt, Role
+from voucher.blueprints.operator.claims import (
+    claim_for_page,
+    render_claim,
+    render_claim_list,
+    send_receipt,
+)
+from voucher.models import Receipt, Role
 
 
 @bp.route("/claims", endpoint="claims")
@@ -26,7 +31,7 @@ def claims_list():
 @role_required(Role.NETWORK)
 def claim(claim_id: int):
     """One request with its voucher, receipts, flags and history; no decisions."""
-    return render_claim(get_visible_or_404(Claim, claim_id), read_only=True, prefix="network")
+    return render_claim(claim_for_page(claim_id), read_only=True, prefix="network")
 
 
 @bp.route("/receipts/<int:receipt_id>/file")

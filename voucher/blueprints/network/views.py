@@ -7,23 +7,22 @@ and the decision endpoints (under /operator) let in operators only.
 from flask import render_template
 from flask_login import current_user
 
+from voucher.blueprints import reporting
 from voucher.blueprints.common import role_required
 from voucher.blueprints.network import bp
 from voucher.blueprints.operator import applications as operator_applications
 from voucher.blueprints.operator.views import claims_waiting
-from voucher.extensions import db
 from voucher.models import Role
-from voucher.services import overview
 
 
 @bp.route("/")
 @role_required(Role.NETWORK)
 def home():
-    """The network's alliances, their projects' budgets, the applications and claims waiting."""
+    """Every alliance and project of the network with money, activity and timings, filtered
+    by programme and period; charts; what waits for the operators."""
     return render_template(
         "network/home.html",
-        alliances=overview.alliances_for(db.session, current_user),
-        projects=overview.project_budgets(db.session, current_user),
+        **reporting.overview_context("network", "network.home"),
         waiting=operator_applications.counts(current_user),
         claims_waiting=claims_waiting(current_user),
     )

@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
-from voucher.blueprints.operator import applications, claims, measures, views  # noqa: E402, F401
+from voucher.blueprints.operator import (  # noqa: E402, F401  (registers the routes)
+    applications,
+    claims,
+    measures,
+    payouts,
+    reports,
+    statements,
+    views,
+)

@@ -18,8 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import case, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, raiseload
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -35,14 +34,13 @@ from voucher.blueprints.common import (
 from voucher.blueprints.operator import bp
 from voucher.extensions import db
 from voucher.i18n import format_money
-from voucher.models import Claim, ClaimStatus, Measure, Project, Receipt, Role, User, Voucher
-from voucher.services import review
+from voucher.models import Claim, ClaimStatus, Measure, Project, Receipt, Role
+from voucher.services import paging, review
 from voucher.services.access import visible
 from voucher.services.errors import Conflict, ServiceError, ValidationFailed
 
 PER_PAGE = 50
-# Drafts are still the worker's business: the queue starts at the first submission.
-LISTED = tuple(s for s in ClaimStatus if s is not ClaimStatus.DRAFT)
+LISTED = review.QUEUE_STATUSES
 
 # What each audit action of a claim means, for the history on the detail page.
 ACTION_LABELS = {
@@ -59,6 +57,7 @@ ACTION_LABELS = {
     "claim.ask_info": _l("Information asked"),
     "claim.reject": _l("Rejected"),
     "claim.pay": _l("Paid"),
+    "claim.payment_failed": _l("Transfer failed"),
 }
 
 
@@ -120,32 +119,21 @@ def render_claim_list(
     measures = db.session.scalars(
         visible(Measure, current_user)
         .join(Project, Measure.project_id == Project.id)
+        .options(contains_eager(Measure.project), raiseload("*", sql_only=True))
         .order_by(Project.title, Measure.title, Measure.id)
     ).all()
     measure_id = _int_arg("measure")
     chosen_status = request.args.get("status", "")
-    stmt = (
-        visible(Claim, current_user)
-        .where(Claim.status.in_(LISTED))
-        .options(
-            selectinload(Claim.worker),
-            selectinload(Claim.voucher).selectinload(Voucher.measure),
-        )
-    )
-    if measure_id is not None:
-        stmt = stmt.where(
-            Claim.voucher_id.in_(select(Voucher.id).where(Voucher.measure_id == measure_id))
-        )
-    if chosen_status in {s.value for s in LISTED}:
-        stmt = stmt.where(Claim.status == ClaimStatus(chosen_status))
-    else:
+    if chosen_status not in {s.value for s in LISTED}:
         chosen_status = ""
-    stmt = stmt.order_by(
-        case((Claim.status == ClaimStatus.SUBMITTED, 0), else_=1),
-        Claim.submitted_at,
-        Claim.id,
+    page = review.queue_page(
+        db.session,
+        current_user,
+        paging.page_number(request.args.get("page")),
+        PER_PAGE,
+        measure_id,
+        ClaimStatus(chosen_status) if chosen_status else None,
     )
-    page = db.paginate(stmt, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
     return (
         render_template(
             "operator/claims.html",
@@ -175,13 +163,7 @@ def render_claim(
 ) -> tuple[str, int]:
     """One claim with its voucher, receipts, flags, history and (unless read-only) forms."""
     # ``prefix`` is the blueprint whose routes the page links to: "operator" or "network".
-    events = review.history(db.session, claim)
-    actor_ids = {e.actor_id for e in events if e.actor_id is not None}
-    actors = (
-        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))}
-        if actor_ids
-        else {}
-    )
+    events, actors = review.history_with_actors(db.session, claim)
     flags: dict[int, list[review.Flag]] = {}
     for flag in review.flags(db.session, claim):
         flags.setdefault(flag.receipt_id, []).append(flag)
@@ -235,7 +217,7 @@ def send_receipt(receipt: Receipt, *, thumbnail: bool) -> Any:
 
 
 def _claim_or_404(claim_id: int) -> Claim:
-    return get_visible_or_404(Claim, claim_id)
+    return get_visible_or_404(Claim, claim_id, *review.decision_options())
 
 
 def _receipt_of_or_404(claim: Claim, receipt_id: int) -> Receipt:
@@ -245,10 +227,15 @@ def _receipt_of_or_404(claim: Claim, receipt_id: int) -> Receipt:
     return receipt
 
 
+def claim_for_page(claim_id: int) -> Claim:
+    """The claim with everything its page shows, in one query (see review.detail_options)."""
+    return get_visible_or_404(Claim, claim_id, *review.detail_options())
+
+
 def _page(claim_id: int, status: int = 200, **kwargs: Any) -> tuple[str, int]:
     """The operator's page of the claim as it is now (after a rollback, say)."""
     return render_claim(
-        _claim_or_404(claim_id), read_only=False, prefix="operator", status=status, **kwargs
+        claim_for_page(claim_id), read_only=False, prefix="operator", status=status, **kwargs
     )
 
 

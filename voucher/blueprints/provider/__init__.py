@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("provider", __name__, url_prefix="/provider")
 
-from voucher.blueprints.provider import views  # noqa: E402, F401  (registers the routes)
+# Each module registers the routes of one part of the area.
+from voucher.blueprints.provider import bookings, catalogue, views  # noqa: E402, F401

@@ -13,7 +13,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from voucher.blueprints.admin.forms import MEASURE_KIND_LABELS
 from voucher.blueprints.common import apply_errors, current_actor, get_visible_or_404, role_required
@@ -41,9 +41,9 @@ def _own_application(application_id: int) -> Application:
         select(Application)
         .where(Application.id == application_id, Application.worker_id == current_user.id)
         .options(
-            selectinload(Application.measure).selectinload(Measure.project),
-            selectinload(Application.dependant),
-            selectinload(Application.voucher),
+            joinedload(Application.measure).joinedload(Measure.project),
+            joinedload(Application.dependant),
+            joinedload(Application.voucher),
         )
     )
 
@@ -167,7 +167,7 @@ def _application_form(measure: Measure, application: Application | None):
                 Application.measure_id == measure.id,
                 Application.status.in_(applications.OPEN_STATUSES),
             )
-            .options(selectinload(Application.dependant))
+            # Their dependants came with the worker (load_user): no eager load needed.
             .order_by(Application.created_at)
         ).all()
     return render_template(

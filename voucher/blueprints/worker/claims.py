@@ -7,13 +7,14 @@ person's voucher, claim or receipt is simply not found (404).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from voucher.blueprints.common import (
     apply_errors,
@@ -24,8 +25,17 @@ from voucher.blueprints.common import (
 from voucher.blueprints.worker import bp
 from voucher.blueprints.worker.claim_forms import ReceiptForm
 from voucher.extensions import db
-from voucher.models import Application, Claim, Measure, Receipt, Role, Voucher
-from voucher.services import claims, uploads
+from voucher.models import (
+    Application,
+    Claim,
+    ClaimStatus,
+    Employment,
+    Measure,
+    Receipt,
+    Role,
+    Voucher,
+)
+from voucher.services import claims, payouts, uploads
 from voucher.services.errors import ServiceError, ValidationFailed
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
@@ -45,21 +55,31 @@ def _own_voucher_or_404(voucher_id: int) -> Voucher:
         select(Voucher)
         .where(Voucher.id == voucher_id, Voucher.worker_id == current_user.id)
         .options(
-            selectinload(Voucher.measure).selectinload(Measure.project),
-            selectinload(Voucher.application).selectinload(Application.employment),
+            joinedload(Voucher.measure).joinedload(Measure.project),
+            joinedload(Voucher.application)
+            .joinedload(Application.employment)
+            .joinedload(Employment.organisation),
         )
     )
 
 
-def _own_claim_or_404(claim_id: int) -> Claim:
-    return db.first_or_404(
-        select(Claim)
-        .where(Claim.id == claim_id, Claim.worker_id == current_user.id)
-        .options(
-            selectinload(Claim.receipts),
-            selectinload(Claim.voucher).selectinload(Voucher.measure),
+def _own_claim_or_404(claim_id: int, *options: Any) -> Claim:
+    found = (
+        db.session.scalars(
+            select(Claim)
+            .where(Claim.id == claim_id, Claim.worker_id == current_user.id)
+            .options(
+                joinedload(Claim.receipts),
+                joinedload(Claim.voucher).joinedload(Voucher.measure),
+                *options,
+            )
         )
+        .unique()
+        .first()
     )
+    if found is None:
+        abort(404)
+    return found
 
 
 def _own_receipt_or_404(receipt_id: int, claim_id: int | None = None) -> Receipt:
@@ -99,11 +119,13 @@ def voucher(voucher_id: int):
         .where(Claim.voucher_id == item.id, Claim.worker_id == current_user.id)
         .order_by(Claim.created_at.desc(), Claim.id.desc())
     ).all()
+    # The one being prepared, as claims.open_claim_of finds it, without another query.
+    being_prepared = [c for c in voucher_claims if c.status in claims.EDITABLE_STATUSES]
     return render_template(
         "worker/voucher.html",
         voucher=item,
         claims=voucher_claims,
-        open_claim=claims.open_claim_of(db.session, item),
+        open_claim=min(being_prepared, key=lambda c: c.id) if being_prepared else None,
         refusal=claims.voucher_refusal(item, _today()),
     )
 
@@ -152,6 +174,11 @@ def _render_claim(claim: Claim, form: ReceiptForm | None = None) -> str:
         rate_cents=claims.rate_cents(claim),
         reimbursable_cents=claims.reimbursable_cents(claim),
         file_hint=uploads.accepted_hint(current_app.config["MAX_UPLOAD_BYTES"]),
+        # Only decided requests have transfers to show (one query, and only for them).
+        payment=payouts.payment_of(db.session, claim) if claim.status is ClaimStatus.PAID else None,
+        failure=(
+            payouts.last_failure(db.session, claim) if claim.status in payouts.PAYABLE else None
+        ),
     )
 
 
@@ -159,7 +186,9 @@ def _render_claim(claim: Claim, form: ReceiptForm | None = None) -> str:
 @role_required(Role.WORKER)
 def claim(claim_id: int):
     """One request: its receipts, the amount it would reimburse, and the next step."""
-    return _render_claim(_own_claim_or_404(claim_id))
+    # What the voucher's other requests ask for comes in the same query (GET only: a POST
+    # computes it afresh when it needs it).
+    return _render_claim(_own_claim_or_404(claim_id, claims.requested_elsewhere()))
 
 
 @bp.route("/claims/<int:claim_id>/receipts", methods=["POST"])

@@ -14,11 +14,12 @@ from voucher.services import notifications, overview
 @role_required(Role.WORKER)
 def home():
     """The worker's dashboard: what is in progress and the next step for each."""
+    latest, unread = notifications.latest_and_unread(db.session, current_user, limit=3)
     return render_template(
         "worker/home.html",
         dash=overview.worker_dashboard(db.session, current_user),
-        latest=notifications.latest(db.session, current_user, limit=3),
-        unread=notifications.unread_count(db.session, current_user),
+        latest=latest,
+        unread=unread,
     )
 
 
@@ -28,6 +29,8 @@ def notifications_list():
     """Every message for the worker; opening the page marks them as read."""
     items = notifications.latest(db.session, current_user, limit=100)
     unread_ids = {n.id for n in items if n.read_at is None}
+    # Rendered before the commit, which would expire what the page shows and load it again.
+    page = render_template("worker/notifications.html", items=items, unread_ids=unread_ids)
     notifications.mark_all_read(db.session, current_user)
     db.session.commit()
-    return render_template("worker/notifications.html", items=items, unread_ids=unread_ids)
+    return page

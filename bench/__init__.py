@@ -1,0 +1,1 @@
+"""The benchmark behind ``make bench`` (``python -m bench``): see bench/run.py."""
