@@ -33,6 +33,16 @@ PENDING_SECONDS = 300
 SEEN_RESOLUTION = 60
 
 
+def restart(store: MutableMapping[str, Any]) -> None:
+    """Sign out and start an empty session (no fixation), keeping the chosen language."""
+    if current_user.is_authenticated:
+        logout_user()
+    lang = store.get("lang")
+    store.clear()
+    if lang:
+        store["lang"] = lang
+
+
 def stamp_login(
     store: MutableMapping[str, Any], remember: bool = False, now: float | None = None
 ) -> None:
@@ -122,11 +132,7 @@ def init_app(app: Flask) -> None:
             return None
         now = time.time()
         if expired(session, now):
-            logout_user()
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
+            restart(session)
             flash(_("For your security you have been signed out: sign in again."), "info")
             # Back to the same page after signing in again, if it was a page (not a form).
             target = request.full_path.rstrip("?") if request.method == "GET" else None

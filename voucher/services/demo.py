@@ -30,6 +30,7 @@ from voucher.models import (
     Alliance,
     Allocation,
     Application,
+    Claim,
     Dependant,
     DependantKind,
     Eligibility,
@@ -1411,6 +1412,22 @@ def _demo_receipt_image(receipt: dict[str, Any] | None = None) -> FileStorage:
     return FileStorage(stream=buffer, filename="scontrino.jpg", content_type="image/jpeg")
 
 
+def _sent_claim(
+    session: Session, worker: User, voucher: Voucher, receipt: dict[str, Any], today: date
+) -> Claim:
+    """A reimbursement request with one photographed receipt, sent as the worker would."""
+    claim = claims.open_claim(session, worker, voucher, today)
+    folder = current_app.config["UPLOAD_FOLDER"]
+    stored = uploads.store_upload(
+        _demo_receipt_image(receipt), folder, current_app.config["MAX_UPLOAD_BYTES"]
+    )
+    claims.add_receipt(
+        session, claim, stored, issued_on=today, folder=folder, today=today, **receipt
+    )
+    claims.submit(session, claim, worker, today)
+    return claim
+
+
 def _load_activity(session: Session, tally: Tally, users: dict[str, User]) -> None:
     """Applications (and a claim) made through the real services, as the workers would."""
     today = date.today()
@@ -1439,22 +1456,7 @@ def _load_activity(session: Session, tally: Tally, users: dict[str, User]) -> No
         tally.add("application", application)
         session.flush()
         if with_claim and application.voucher is not None:
-            voucher = application.voucher
-            claim = claims.open_claim(session, worker, voucher, today)
-            folder = current_app.config["UPLOAD_FOLDER"]
-            stored = uploads.store_upload(
-                _demo_receipt_image(), folder, current_app.config["MAX_UPLOAD_BYTES"]
-            )
-            claims.add_receipt(
-                session,
-                claim,
-                stored,
-                issued_on=today,
-                folder=folder,
-                today=today,
-                **DEMO_RECEIPT,
-            )
-            claims.submit(session, claim, worker, today)
+            claim = _sent_claim(session, worker, application.voucher, DEMO_RECEIPT, today)
             tally.add("claim", claim)
 
 
@@ -1482,21 +1484,7 @@ def _load_payout(session: Session, tally: Tally, users: dict[str, User]) -> None
     if tally.find(session, "payout", select(Payout).where(Payout.project_id == project.id)):
         return
     today = date.today()
-    folder = current_app.config["UPLOAD_FOLDER"]
-    claim = claims.open_claim(session, worker, voucher, today)
-    stored = uploads.store_upload(
-        _demo_receipt_image(PAID_RECEIPT), folder, current_app.config["MAX_UPLOAD_BYTES"]
-    )
-    claims.add_receipt(
-        session,
-        claim,
-        stored,
-        issued_on=today,
-        folder=folder,
-        today=today,
-        **PAID_RECEIPT,
-    )
-    claims.submit(session, claim, worker, today)
+    claim = _sent_claim(session, worker, voucher, PAID_RECEIPT, today)
     review.approve(session, claim, operator, today=today)
     payout = payouts.create(session, project, operator, [claim.id], today, today)
     payouts.execute(session, payout, operator, today, "CRO 0000123456789", today=today)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user
 from markupsafe import Markup
 
 from voucher import sessions
@@ -26,19 +26,11 @@ from voucher.services.errors import ValidationFailed
 from voucher.services.mail import send_mail
 
 
-def _start_session() -> None:
-    """A fresh session (no fixation), keeping the chosen language."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-
-
 def _finish_login(user, remember: bool, target: str | None):
     """Sign ``user`` in, audit it and go to the requested page or their own area."""
     audit.record(db.session, "user.login", user, actor=user)
     db.session.commit()
-    _start_session()
+    sessions.restart(session)
     # Remember-me is for workers on their own phone; staff sign in every time.
     login_user(user, remember=remember and user.role is Role.WORKER)
     return redirect(target if is_safe_next(target) else home_url_for(user))
@@ -58,7 +50,7 @@ def login():
             form.form_errors.append(_("E-mail or password is not correct."))
         elif twofactor.required(user, current_app.config["TWO_FACTOR_ROLES"]):
             # The password is right; the session holds only "waiting for the code" until then.
-            _start_session()
+            sessions.restart(session)
             sessions.begin_second_factor(
                 session, user, bool(form.remember.data), request.args.get("next")
             )
@@ -133,12 +125,7 @@ def two_factor_setup():
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     """End the session and go back to the home page."""
-    if current_user.is_authenticated:
-        logout_user()
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    sessions.restart(session)
     flash(_("You have signed out."), "info")
     return redirect(url_for("main.index"))
 
@@ -256,9 +243,7 @@ def activate(token: str):
         return redirect(url_for("auth.register"))
     audit.record(db.session, "user.login", user, actor=user)
     db.session.commit()
-    if current_user.is_authenticated:
-        logout_user()
-    _start_session()
+    sessions.restart(session)
     login_user(user)
     flash(_("Welcome! Your account is ready."), "success")
     return redirect(home_url_for(user))

@@ -8,11 +8,11 @@ from flask import Response, current_app, flash, redirect, render_template, sessi
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
-from flask_login import logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired
 
+from voucher import sessions
 from voucher.blueprints.common import current_actor, role_required
 from voucher.blueprints.worker import bp
 from voucher.extensions import db
@@ -90,11 +90,7 @@ def privacy_erase():
     today = to_user_timezone(datetime.now(UTC)).date()
     result = privacy.request_erasure(db.session, worker, today, current_app.config["UPLOAD_FOLDER"])
     db.session.commit()
-    logout_user()
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    sessions.restart(session)
     if result.erased:
         flash(_("Your account has been closed and your personal data erased."), "info")
     else:
