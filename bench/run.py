@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 REPORT = BENCH / "report.lua"
 VENV_BIN = Path(sys.executable).parent
+SECRET_KEY = "bench-secret-key"  # noqa: S105 - a throw-away benchmark database
 PAGES = ["worker_dashboard", "operator_queue", "claim_detail"]
 LIST_PAGES = ["worker_dashboard", "operator_queue"]
 MODES = {
@@ -88,7 +89,8 @@ def _app(url: str, uploads: Path) -> Any:
         {
             "TESTING": True,
             "ENV_NAME": "test",
-            "SECRET_KEY": "bench",
+            # The server's key: the encrypted columns (voucher/crypto.py) must read the same.
+            "SECRET_KEY": SECRET_KEY,
             "SQLALCHEMY_DATABASE_URI": url,
             "WTF_CSRF_ENABLED": False,
             "UPLOAD_FOLDER": str(uploads),
@@ -271,7 +273,7 @@ def server_env(url: str, results: Path, queue: str) -> dict[str, str]:
     env.update(
         {
             "VOUCHER_ENV": "production",
-            "SECRET_KEY": "bench-secret-key",
+            "SECRET_KEY": SECRET_KEY,
             "VOUCHER_DATABASE_URL": url,
             "VOUCHER_UPLOAD_FOLDER": str(results / "uploads"),
             # E-mails about approvals go to a queue of their own, emptied afterwards.
