@@ -100,13 +100,12 @@ def apply_errors(form: FlaskForm, exc: ValidationFailed) -> None:
             field.errors = [*field.errors, *texts]
 
 
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
-
-
 def receipt_download_name(original_filename: str, content_type: str, suffix: str = "") -> str:
     """A safe file name for a download: the worker's name for it, the stored type's extension."""
     stem = secure_filename(PurePath(original_filename or "").stem) or "receipt"
-    extension = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
+    extension = (
+        uploads.EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
+    )
     return f"{stem[:80]}{suffix}{extension}"
 
 

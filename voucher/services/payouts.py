@@ -21,7 +21,7 @@ from typing import Any
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -109,22 +109,22 @@ def debtor(project: Project) -> Debtor:
     return Debtor(name, iban, bic, None)
 
 
-def _unpaid_claims(project: Project) -> Any:
-    """Approved claims of ``project`` that are neither paid nor in an open payout."""
+def _awaiting_payment() -> list[ColumnElement[bool]]:
+    """Conditions of a claim approved for money and neither paid nor in an open payout."""
     busy = exists().where(
         PayoutLine.claim_id == Claim.id,
         PayoutLine.status.in_((PayoutLineStatus.PENDING, PayoutLineStatus.PAID)),
     )
+    return [Claim.status.in_(PAYABLE), Claim.approved_cents > 0, ~busy]
+
+
+def _unpaid_claims(project: Project) -> Any:
+    """Approved claims of ``project`` that are neither paid nor in an open payout."""
     return (
         select(Claim)
         .join(Voucher, Voucher.id == Claim.voucher_id)
         .join(Measure, Measure.id == Voucher.measure_id)
-        .where(
-            Measure.project_id == project.id,
-            Claim.status.in_(PAYABLE),
-            Claim.approved_cents > 0,
-            ~busy,
-        )
+        .where(Measure.project_id == project.id, *_awaiting_payment())
         .options(selectinload(Claim.worker), selectinload(Claim.voucher))
         .order_by(Claim.decided_at, Claim.id)
     )
@@ -165,20 +165,11 @@ def waiting_by_project(session: Session, project_ids: Iterable[int]) -> dict[int
     ids = list(project_ids)
     if not ids:
         return {}
-    busy = exists().where(
-        PayoutLine.claim_id == Claim.id,
-        PayoutLine.status.in_((PayoutLineStatus.PENDING, PayoutLineStatus.PAID)),
-    )
     rows = session.execute(
         select(Measure.project_id, func.count(Claim.id), func.sum(Claim.approved_cents))
         .join(Voucher, Voucher.id == Claim.voucher_id)
         .join(Measure, Measure.id == Voucher.measure_id)
-        .where(
-            Measure.project_id.in_(ids),
-            Claim.status.in_(PAYABLE),
-            Claim.approved_cents > 0,
-            ~busy,
-        )
+        .where(Measure.project_id.in_(ids), *_awaiting_payment())
         .group_by(Measure.project_id)
     ).all()
     return {project_id: Waiting(int(n), int(total or 0)) for project_id, n, total in rows}

@@ -236,9 +236,7 @@ def export_data(session: Session, worker: User) -> dict[str, Any]:
 
 
 def _extension(content_type: str | None) -> str:
-    return {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}.get(
-        content_type or "", ""
-    )
+    return uploads.EXTENSIONS.get(content_type or "", "")
 
 
 def export_archive(session: Session, worker: User, folder: str) -> bytes:

@@ -77,6 +77,8 @@ _READ_CHUNK = 1024 * 1024
 
 JPEG = "image/jpeg"
 PDF = "application/pdf"
+# The file-name extension of each stored type (downloads and the worker's data export).
+EXTENSIONS = {JPEG: ".jpg", "image/png": ".png", PDF: ".pdf"}
 
 # Our own names only: 32 hex digits, then the stored file's or the thumbnail's suffix.
 # Anything else (a path, "..", another extension) cannot have come from store_upload.

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -29,7 +30,7 @@ from voucher.i18n import format_money
 from voucher.models import Alliance, Payout, PayoutLine, PayoutStatus, Project, Role
 from voucher.services import payout_files, payouts
 from voucher.services.access import visible
-from voucher.services.errors import Conflict, ServiceError, ValidationFailed
+from voucher.services.errors import ServiceError, ValidationFailed
 from voucher.services.identifiers import mask_iban
 
 
@@ -179,24 +180,27 @@ def _download(data: bytes, mimetype: str, filename: str) -> Response:
     return response
 
 
-def _act(payout: Payout, action, success: str, anchor: str | None = None, **page: Any):
-    """Run a payout action: commit and redirect; re-render on bad input; 409 on a race."""
+def _act(
+    payout: Payout,
+    action,
+    success: str,
+    anchor: str | None = None,
+    form: FlaskForm | None = None,
+    **page: Any,
+):
+    """Run a payout action: commit and redirect; re-render on bad input; 409 if refused."""
     try:
         action()
         db.session.commit()
     except ValidationFailed as exc:
         db.session.rollback()
-        form = next((f for f in page.values() if hasattr(f, "form_errors")), None)
         if form is not None:
             apply_errors(form, exc)
         else:
             flash(str(exc.message), "danger")
         return _detail(_payout_or_404(payout.id), 400, **page)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(str(exc.message), "danger")
-        return _detail(_payout_or_404(payout.id), 409)
     except ServiceError as exc:
+        # A race (Conflict) or a payout that can no longer change (IllegalTransition).
         db.session.rollback()
         flash(str(exc.message), "danger")
         return _detail(_payout_or_404(payout.id), 409)
@@ -230,6 +234,7 @@ def payout_execute(payout_id: int):
         payout,
         action,
         _("Payout recorded as executed: the workers have been told."),
+        form=form,
         execute=form,
         failed=failed,
         reasons=reasons,
@@ -248,6 +253,7 @@ def payout_cancel(payout_id: int):
         payout,
         lambda: payouts.cancel(db.session, payout, current_actor(), form.reason.data or ""),
         _("Payout cancelled: its requests are waiting for the next one."),
+        form=form,
         cancel=form,
     )
 
