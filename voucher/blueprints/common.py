@@ -9,7 +9,7 @@ from pathlib import PurePath
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, send_file, url_for
+from flask import abort, current_app, flash, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.utils import secure_filename
@@ -18,7 +18,26 @@ from voucher.extensions import db, login_manager
 from voucher.models import Role
 from voucher.services import uploads
 from voucher.services.access import visible
-from voucher.services.errors import ValidationFailed
+from voucher.services.errors import ServiceError, ValidationFailed
+
+
+class ActionForm(FlaskForm):
+    """A button that posts (confirm, remove, mark paid): the CSRF token only."""
+
+
+def run_posted_action(action: Callable[[], Any], success: str) -> None:
+    """Run a one-button POST: commit and say so, or roll back and say why not."""
+    if not ActionForm().validate_on_submit():
+        return
+    try:
+        action()
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "danger")
+    else:
+        flash(success, "success")
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")

@@ -38,10 +38,6 @@ class EndDateForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
-    """A button that posts (confirm from the queue, remove an end date): CSRF token only."""
-
-
 class RosterForm(FlaskForm):
     file = FileField(
         _l("Employee list (CSV)"),

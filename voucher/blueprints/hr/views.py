@@ -13,10 +13,15 @@ from flask_login import current_user
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from voucher.blueprints.admin.forms import MEASURE_KIND_LABELS
-from voucher.blueprints.common import apply_errors, current_actor, get_visible_or_404, role_required
+from voucher.blueprints.common import (
+    ActionForm,
+    apply_errors,
+    current_actor,
+    get_visible_or_404,
+    role_required,
+)
 from voucher.blueprints.hr import bp
 from voucher.blueprints.hr.forms import (
-    ActionForm,
     ConfirmForm,
     DenyForm,
     EndDateForm,

@@ -7,18 +7,22 @@ lines. Statements load through the access rules: another alliance's is not found
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from voucher.blueprints.common import current_actor, get_visible_or_404, role_required
+from voucher.blueprints.common import (
+    ActionForm,
+    current_actor,
+    get_visible_or_404,
+    role_required,
+    run_posted_action,
+)
 from voucher.blueprints.operator import bp
 from voucher.blueprints.provider.bookings import statement_download, statement_or_404
-from voucher.blueprints.provider.forms import ActionForm
 from voucher.extensions import db
 from voucher.models import ProviderStatement, Role
 from voucher.models.base import utcnow
 from voucher.services import bookings, catalogue, statement_export
-from voucher.services.errors import ServiceError
 
 
 @bp.route("/statements")
@@ -59,13 +63,8 @@ def statement_xlsx(statement_id: int):
 def statement_pay(statement_id: int):
     """Record that the alliance paid the provider: the bookings are settled."""
     item = get_visible_or_404(ProviderStatement, statement_id)
-    if ActionForm().validate_on_submit():
-        try:
-            bookings.mark_statement_paid(db.session, item, current_actor(), utcnow())
-            db.session.commit()
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(str(exc.message), "danger")
-        else:
-            flash(_("Payment recorded: the bookings are settled."), "success")
+    run_posted_action(
+        lambda: bookings.mark_statement_paid(db.session, item, current_actor(), utcnow()),
+        _("Payment recorded: the bookings are settled."),
+    )
     return redirect(url_for("operator.statement", statement_id=statement_id))

@@ -10,9 +10,16 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
-from voucher.blueprints.common import apply_errors, current_actor, get_visible_or_404, role_required
+from voucher.blueprints.common import (
+    ActionForm,
+    apply_errors,
+    current_actor,
+    get_visible_or_404,
+    role_required,
+    run_posted_action,
+)
 from voucher.blueprints.provider import bp
-from voucher.blueprints.provider.forms import ActionForm, IssueStatementForm, ProviderCancelForm
+from voucher.blueprints.provider.forms import IssueStatementForm, ProviderCancelForm
 from voucher.extensions import db
 from voucher.models import (
     Alliance,
@@ -99,15 +106,10 @@ def booking(booking_id: int):
 def booking_deliver(booking_id: int):
     """Confirm the service was delivered: the voucher's share goes into next statement."""
     item = get_visible_or_404(Booking, booking_id)
-    if ActionForm().validate_on_submit():
-        try:
-            bookings.deliver(db.session, item, current_actor(), utcnow())
-            db.session.commit()
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(str(exc.message), "danger")
-        else:
-            flash(_("Delivery confirmed."), "success")
+    run_posted_action(
+        lambda: bookings.deliver(db.session, item, current_actor(), utcnow()),
+        _("Delivery confirmed."),
+    )
     return redirect(url_for("provider.booking", booking_id=booking_id))
 
 

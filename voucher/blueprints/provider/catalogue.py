@@ -10,14 +10,21 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from voucher.blueprints.common import apply_errors, current_actor, get_visible_or_404, role_required
+from voucher.blueprints.common import (
+    ActionForm,
+    apply_errors,
+    current_actor,
+    get_visible_or_404,
+    role_required,
+    run_posted_action,
+)
 from voucher.blueprints.provider import bp
-from voucher.blueprints.provider.forms import ActionForm, ServiceForm, SlotForm
+from voucher.blueprints.provider.forms import ServiceForm, SlotForm
 from voucher.extensions import db
 from voucher.models import Role, Service, Slot
 from voucher.models.base import utcnow
 from voucher.services import catalogue
-from voucher.services.errors import ServiceError, ValidationFailed
+from voucher.services.errors import ValidationFailed
 
 
 @bp.route("/services")
@@ -126,13 +133,7 @@ def slot_remove(slot_id: int):
     """Remove a slot nobody has booked."""
     slot = get_visible_or_404(Slot, slot_id)
     service_id = slot.service_id
-    if ActionForm().validate_on_submit():
-        try:
-            catalogue.remove_slot(db.session, slot, current_actor())
-            db.session.commit()
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(str(exc.message), "danger")
-        else:
-            flash(_("Slot removed."), "success")
+    run_posted_action(
+        lambda: catalogue.remove_slot(db.session, slot, current_actor()), _("Slot removed.")
+    )
     return redirect(url_for("provider.service", service_id=service_id))

@@ -83,10 +83,6 @@ class SlotForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
-    """Only the CSRF token (confirm delivery, remove a slot)."""
-
-
 class ProviderCancelForm(FlaskForm):
     reason = TextAreaField(
         _l("Why the booking is cancelled"),
