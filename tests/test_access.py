@@ -87,3 +87,25 @@ def test_hr_home_lists_pending_declarations_of_their_company_only(client, db, lo
     html = client.get("/hr/").get_data(as_text=True)
     assert worker.tax_code in html
     assert outsider.tax_code not in html
+
+
+def test_the_role_statements_see_exactly_what_the_per_person_ones_see(app, db, tmp_path):
+    """``visible_to_role`` (built once per role, the person's ids as bind parameters) gives
+    the same rows as ``visible`` for every rule, every person of two tenants and an admin,
+    including rules about people without an alliance, network or organisation."""
+    from tests.test_access_matrix import _strangers, _tenant_a
+    from voucher.services.access import RULES, scope_params, visible_to_role
+
+    app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    _ids_of_a, people = _tenant_a(db, tmp_path / "uploads")
+    everyone = [*people.values(), *_strangers(db), factories.user(db, Role.ADMIN)]
+    db.commit()
+    models = {model for model, _role in RULES}
+    compared = 0
+    for person in everyone:
+        for model in models:
+            expected = _ids(db, model, person)
+            stmt = visible_to_role(model, person.role).with_only_columns(model.id)
+            assert set(db.scalars(stmt, scope_params(person))) == expected, (model, person.role)
+            compared += bool(expected)
+    assert compared >= 20  # the comparison is about rows, not only empty sets

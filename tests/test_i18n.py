@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,66 @@ def test_language_links_after_a_post_lead_to_a_page_a_get_can_show(client):
     html = client.post("/auth/register", data={"email": "x"}).get_data(as_text=True)
     assert 'href="/?lang=en"' in html
     assert 'href="/auth/register?lang=en"' in client.get("/auth/register").get_data(as_text=True)
+
+
+MOMENTS = [
+    datetime(2026, 1, 31, 23, 30, tzinfo=UTC),  # the next day in Rome
+    datetime(2026, 7, 4, 6, 5, 9, tzinfo=UTC),  # summer time
+    datetime(2026, 3, 29, 1, 0),  # naive means UTC; the night summer time starts
+]
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+def test_template_date_filters_write_what_flask_babel_writes(app, lang):
+    """The templates' date filters take a faster path (voucher/i18n.py): same text as
+    Flask-Babel's for every named format, explicit patterns, dates and moments."""
+    import flask_babel
+
+    filters = app.jinja_env.filters
+    with app.test_request_context(), flask_babel.force_locale(lang):
+        for moment in MOMENTS:
+            for fmt in ("short", "medium", "long", "full", "d MMM yyyy, HH:mm", "HH:mm"):
+                assert filters["datetimeformat"](moment, fmt) == flask_babel.format_datetime(
+                    moment, fmt
+                )
+            assert filters["datetimeformat"](moment) == flask_babel.format_datetime(moment)
+            for fmt in ("short", "medium", "long", "full", "MMMM yyyy"):
+                assert filters["dateformat"](moment, fmt) == flask_babel.format_date(moment, fmt)
+                day = moment.date()
+                assert filters["dateformat"](day, fmt) == flask_babel.format_date(day, fmt)
+
+
+def test_templates_follow_the_locale_as_it_changes_within_a_request(app):
+    """The catalogue is cached per request next to its locale: ``force_locale`` (e-mails
+    in the recipient's language) and ``refresh`` still switch it, and back."""
+    import flask_babel
+    from flask import session
+
+    template = app.jinja_env.from_string('{{ _("Access denied") }}')
+    with app.test_request_context(headers={"Accept-Language": "it"}):
+        assert template.render() == "Accesso negato"
+        with flask_babel.force_locale("en"):
+            assert template.render() == "Access denied"
+        assert template.render() == "Accesso negato"
+        session["lang"] = "en"
+        flask_babel.refresh()
+        assert template.render() == "Access denied"
+    with app.app_context():
+        # Outside a request (a background job without force_locale): the default, Italian.
+        assert template.render() == "Accesso negato"
+
+
+def test_template_gettext_escapes_formats_and_counts(app):
+    """The templates' own ``_``/``ngettext`` behave as Jinja's newstyle ones: variables are
+    escaped and formatted, plurals follow the number, labels are markup-safe."""
+    render = lambda source, **kw: app.jinja_env.from_string(source).render(**kw)  # noqa: E731
+    with app.test_request_context(headers={"Accept-Language": "it"}):
+        assert render('{{ _("No. %(id)d", id=7) }}') == "N. 7"
+        assert render('{{ _("No. %(id)d", id=n) }}|{{ _("Access denied") }}', n=8) == (
+            "N. 8|Accesso negato"
+        )
+        one = '{{ ngettext("%(num)d delivered booking", "%(num)d delivered bookings", n) }}'
+        assert render(one, n=1) == "1 prenotazione erogata"
+        assert render(one, n=3) == "3 prenotazioni erogate"
+        price = '{{ _("%(price)s per %(unit)s", price=x, unit="kg") }}'
+        assert render(price, x="<b>") == "&lt;b&gt; per kg"

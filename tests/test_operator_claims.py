@@ -121,6 +121,14 @@ def test_queue_is_paged_by_50(client, db, folder, login_as, claim):
     assert len(re.findall(r'href="/operator/claims/(\d+)"', first)) == 50
     assert len(re.findall(r'href="/operator/claims/(\d+)"', second)) == 1
     assert 'rel="next"' in first
+    # Filtered by measure and status, and past the end: the count still leads back.
+    filtered = f"/operator/claims?measure={measure.id}&status=submitted"
+    assert len(re.findall(r'href="/operator/claims/(\d+)"', client.get(filtered).text)) == 50
+    beyond = client.get(filtered + "&page=9").get_data(as_text=True)
+    assert not re.findall(r'href="/operator/claims/(\d+)"', beyond)
+    assert "(51)" in beyond
+    other = client.get("/operator/claims?status=approved").get_data(as_text=True)
+    assert not re.findall(r'href="/operator/claims/(\d+)"', other)
 
 
 def test_queue_shows_second_review_needed(client, db, login_as, claim):
@@ -178,6 +186,27 @@ def test_approve_in_full_through_the_form(client, db, login_as, claim):
     assert claim.voucher.used_cents == 120_00
     assert len(spend_entries(db, claim)) == 1
     assert balanced(db, claim.voucher.budget_line_id)
+
+
+def test_an_approval_takes_nine_statements_and_no_reload_after_commit(
+    client, db, login_as, claim, count_queries
+):
+    """The approval POST is the programme's hottest write: the user, the claim with what
+    the rules read, the guarded claim, voucher and budget updates, the receipts' statuses,
+    and the audit, ledger and notification rows. Nothing reads the user back after the
+    commit (the response headers and the request log used to)."""
+    login_operator(login_as, claim)
+    url = f"/operator/claims/{claim.id}/approve"
+    with count_queries() as log:
+        response = client.post(url, data={"approve-amount_cents": ""})
+    assert response.status_code == 302
+    assert response.headers["Cache-Control"] == "no-store"
+    # In tests jobs run inline: the e-mail's outbox row is the job's, not the request's
+    # (in production it is a job on the queue).
+    statements = [s for s in log.statements if "outbox_emails" not in s]
+    assert len(statements) <= 9, str(log)
+    assert statements[-1].lstrip().upper().startswith("INSERT"), str(log)
+    assert reload(db, Claim, claim.id).status is ClaimStatus.APPROVED
 
 
 def test_approve_a_lower_amount_with_a_message(client, db, login_as, claim):

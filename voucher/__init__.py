@@ -43,14 +43,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from sqlalchemy import select
-    from sqlalchemy.orm import joinedload
-
-    from voucher import assets, crypto, i18n, logs, ratelimit
-    from voucher.models import Employment, User
+    from voucher import assets, crypto, database, i18n, logs, ratelimit
+    from voucher.models import User
+    from voucher.services import accounts
 
     crypto.configure(app.config, app)
     db.init_app(app)
+    database.init_app(app)
     assets.init_app(app)
     logs.configure(app)
     ratelimit.init_app(app)
@@ -64,6 +63,7 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
@@ -78,23 +78,7 @@ def _init_extensions(app: Flask) -> None:
         user_id, _sep, version = session_id.partition(":")
         if not user_id.isdigit() or not version.isdigit():
             return None
-        # One query for everything a page may need about the person: their scope and, for
-        # workers, their declared employers and family (empty for other roles).
-        user = (
-            db.session.scalars(
-                select(User)
-                .where(User.id == int(user_id))
-                .options(
-                    joinedload(User.organisation),
-                    joinedload(User.alliance),
-                    joinedload(User.network),
-                    joinedload(User.employments).joinedload(Employment.organisation),
-                    joinedload(User.dependants),
-                )
-            )
-            .unique()
-            .first()
-        )
+        user = accounts.signed_in_user(db.session, int(user_id))
         if user is None or user.session_version != int(version) or not user.active:
             return None
         return user

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+from sqlalchemy import inspect
 
 log = logging.getLogger("voucher.request")
 
@@ -93,6 +94,7 @@ def _loggable_path() -> str:
 
 
 def _user_id() -> int | None:
-    # Only if the request loaded the user already: logging must not cost a query.
-    user = g.get("_login_user")
-    return getattr(user, "id", None) if user is not None else None
+    # Only if the request loaded the user already, and from the identity map: after a
+    # commit the user is expired, and reading ``user.id`` would cost a query.
+    state = inspect(g.get("_login_user"), raiseerr=False)
+    return state.identity[0] if state is not None and state.identity else None

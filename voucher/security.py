@@ -10,8 +10,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
-from flask_login import current_user
+from flask import Flask, Response, request, session
 
 # Stripe Checkout is a redirect after a form post: form-action must allow its origin.
 CSP = "; ".join(
@@ -47,9 +46,11 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
         if production:
             headers.setdefault("Strict-Transport-Security", HSTS)
+        # Signed in = the session carries a login. Not the loaded user: after a commit it
+        # is expired, and reading it here would cost a query on every POST.
         if (
             request.endpoint != "static"
-            and current_user.is_authenticated
+            and session.get("_user_id")
             and "no-store" not in headers.get("Cache-Control", "")
         ):
             headers["Cache-Control"] = "no-store"

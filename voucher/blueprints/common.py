@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from pathlib import PurePath
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -12,12 +12,13 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import bindparam
 from werkzeug.utils import secure_filename
 
 from voucher.extensions import db, login_manager
 from voucher.models import Role
 from voucher.services import uploads
-from voucher.services.access import visible
+from voucher.services.access import scope_params, visible, visible_to_role
 from voucher.services.errors import ServiceError, ValidationFailed
 
 
@@ -76,17 +77,39 @@ def current_actor() -> Any:
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
-def get_visible_or_404(model: type[T], object_id: int, *options: Any) -> T:
+def get_visible_or_404(
+    model: type[T],
+    object_id: int,
+    *options: Any,
+    loads: Callable[[], tuple[Any, ...]] | None = None,
+) -> T:
     """Load ``model`` by id through the access rules of the current user, or 404.
 
     ``options`` are loader options (``joinedload(...)``) so a page can load what it shows
-    in the same query.
+    in the same query. ``loads`` is a module-level function returning such options instead:
+    the statement is then built once per role and reused (pages opened all day long).
     """
-    stmt = visible(model, current_user).where(model.id == object_id)  # type: ignore[attr-defined]
-    found = db.session.scalars(stmt.options(*options)).unique().first()
-    if found is None:
+    user = current_actor()
+    if loads is not None:
+        found = db.session.scalars(
+            _by_id(model, user.role, loads), {"object_id": object_id, **scope_params(user)}
+        )
+    else:
+        stmt = visible(model, user).where(model.id == object_id)  # type: ignore[attr-defined]
+        found = db.session.scalars(stmt.options(*options))
+    loaded = found.unique().first()
+    if loaded is None:
         abort(404)
-    return found
+    return loaded
+
+
+@cache
+def _by_id(model: type, role: Role, loads: Callable[[], tuple[Any, ...]]) -> Any:
+    return (
+        visible_to_role(model, role)
+        .where(model.id == bindparam("object_id"))  # type: ignore[attr-defined]
+        .options(*loads())
+    )
 
 
 def home_url_for(user: Any) -> str:

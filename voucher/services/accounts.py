@@ -5,16 +5,17 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from voucher.crypto import blind_index
-from voucher.models import Role, User
+from voucher.models import Employment, Role, User
 from voucher.models.base import utcnow
 from voucher.services import audit, identifiers
 from voucher.services.errors import ValidationFailed
@@ -207,3 +208,25 @@ def user_for_reset_token(
 def find_by_email(session: Session, email: str) -> User | None:
     """The account with this e-mail address, if any."""
     return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def signed_in_user(session: Session, user_id: int) -> User | None:
+    """The person of a session, with everything a page may need about them in one query:
+    their scope and, for workers, their declared employers and family (none for others)."""
+    return session.scalars(_signed_in_user(), {"user_id": user_id}).unique().first()
+
+
+@cache
+def _signed_in_user() -> Select:
+    # Built once: it runs on every request, where building it cost more than running it.
+    return (
+        select(User)
+        .where(User.id == bindparam("user_id"))
+        .options(
+            joinedload(User.organisation),
+            joinedload(User.alliance),
+            joinedload(User.network),
+            joinedload(User.employments).joinedload(Employment.organisation),
+            joinedload(User.dependants),
+        )
+    )

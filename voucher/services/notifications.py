@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from voucher.models import Notification, User
@@ -60,20 +61,27 @@ def latest(session: Session, user: User, limit: int = 20) -> list[Notification]:
 
 def latest_and_unread(session: Session, user: User, limit: int) -> tuple[list[Notification], int]:
     """The newest ``limit`` notifications of ``user`` and how many are unread, in one query."""
+    rows = session.execute(_latest_and_unread(), {"user_id": user.id, "limit": limit}).all()
+    # No notification at all: none unread either.
+    return [n for n, _count in rows], int(rows[0][1]) if rows else 0
+
+
+@cache
+def _latest_and_unread() -> Select:
+    # Built once: the worker's dashboard runs it on every visit.
+    user_id = bindparam("user_id", type_=Integer)
     unread = (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
         .scalar_subquery()
     )
-    rows = session.execute(
+    return (
         select(Notification, unread)
-        .where(Notification.user_id == user.id)
+        .where(Notification.user_id == user_id)
         .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(limit)
-    ).all()
-    # No notification at all: none unread either.
-    return [n for n, _count in rows], int(rows[0][1]) if rows else 0
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 def mark_all_read(session: Session, user: User) -> None:

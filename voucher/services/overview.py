@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Integer, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, raiseload, selectinload
 
 from voucher.models import (
@@ -142,29 +143,7 @@ def worker_dashboard(session: Session, worker: User) -> WorkerDashboard:
     """Everything the worker's dashboard shows, in two queries (employments and family come
     with the user): applications with their vouchers, and claims with the total paid."""
     employments, dependants = worker_summary(session, worker)
-    # Applications still open, and those whose voucher is active: the vouchers come along.
-    active_voucher = select(Voucher.application_id).where(
-        Voucher.worker_id == worker.id, Voucher.status == VoucherStatus.ACTIVE
-    )
-    applications = session.scalars(
-        select(Application)
-        .where(
-            Application.worker_id == worker.id,
-            or_(
-                Application.status.in_(OPEN_APPLICATION_STATUSES),
-                Application.id.in_(active_voucher),
-            ),
-        )
-        .options(
-            joinedload(Application.measure),
-            joinedload(Application.dependant),
-            # The template shows each voucher's measure: a voucher without a claim in
-            # progress has nothing else that loads it.
-            joinedload(Application.voucher).joinedload(Voucher.measure),
-            raiseload("*", sql_only=True),
-        )
-        .order_by(Application.created_at.desc(), Application.id.desc())
-    ).all()
+    applications = session.scalars(_dashboard_applications(), {"worker_id": worker.id}).all()
     vouchers = sorted(
         (
             a.voucher
@@ -173,25 +152,7 @@ def worker_dashboard(session: Session, worker: User) -> WorkerDashboard:
         ),
         key=lambda v: (v.valid_until, v.id),
     )
-    # Claims in progress and paid ones, with the total ever paid as a column of each row.
-    paid_total = (
-        select(func.coalesce(func.sum(Claim.approved_cents), 0))
-        .where(Claim.worker_id == worker.id, Claim.status == ClaimStatus.PAID)
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(Claim, paid_total)
-        .where(
-            Claim.worker_id == worker.id,
-            Claim.status.in_((*OPEN_CLAIM_STATUSES, ClaimStatus.PAID)),
-        )
-        .options(
-            joinedload(Claim.voucher).joinedload(Voucher.measure),
-            raiseload("*", sql_only=True),
-        )
-        .order_by(Claim.created_at.desc(), Claim.id.desc())
-        .limit(DASHBOARD_CLAIMS)
-    ).all()
+    rows = session.execute(_dashboard_claims(), {"worker_id": worker.id}).all()
     claims = [c for c, _total in rows]
     paid = sorted(
         (c for c in claims if c.status is ClaimStatus.PAID),
@@ -206,4 +167,60 @@ def worker_dashboard(session: Session, worker: User) -> WorkerDashboard:
         [c for c in claims if c.status is not ClaimStatus.PAID],
         paid[:10],
         int(rows[0][1]) if rows else 0,
+    )
+
+
+# The dashboard is the page workers open most: its statements are built once (with the
+# worker as a bind parameter), as building them cost more than running them.
+
+
+@cache
+def _dashboard_applications() -> Select:
+    """Applications still open, and those whose voucher is active: the vouchers come along."""
+    worker_id = bindparam("worker_id", type_=Integer)
+    active_voucher = select(Voucher.application_id).where(
+        Voucher.worker_id == worker_id, Voucher.status == VoucherStatus.ACTIVE
+    )
+    return (
+        select(Application)
+        .where(
+            Application.worker_id == worker_id,
+            or_(
+                Application.status.in_(OPEN_APPLICATION_STATUSES),
+                Application.id.in_(active_voucher),
+            ),
+        )
+        .options(
+            joinedload(Application.measure),
+            joinedload(Application.dependant),
+            # The template shows each voucher's measure: a voucher without a claim in
+            # progress has nothing else that loads it.
+            joinedload(Application.voucher).joinedload(Voucher.measure),
+            raiseload("*", sql_only=True),
+        )
+        .order_by(Application.created_at.desc(), Application.id.desc())
+    )
+
+
+@cache
+def _dashboard_claims() -> Select:
+    """Claims in progress and paid ones, with the total ever paid as a column of each row."""
+    worker_id = bindparam("worker_id", type_=Integer)
+    paid_total = (
+        select(func.coalesce(func.sum(Claim.approved_cents), 0))
+        .where(Claim.worker_id == worker_id, Claim.status == ClaimStatus.PAID)
+        .scalar_subquery()
+    )
+    return (
+        select(Claim, paid_total)
+        .where(
+            Claim.worker_id == worker_id,
+            Claim.status.in_((*OPEN_CLAIM_STATUSES, ClaimStatus.PAID)),
+        )
+        .options(
+            joinedload(Claim.voucher).joinedload(Voucher.measure),
+            raiseload("*", sql_only=True),
+        )
+        .order_by(Claim.created_at.desc(), Claim.id.desc())
+        .limit(DASHBOARD_CLAIMS)
     )

@@ -8,11 +8,11 @@ says "1000+"): an exact ``COUNT(*)`` would read every matching row on every visi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 # Rows counted at most; a list with more shows "1000+" and keeps a "Next" link.
@@ -103,19 +103,47 @@ def paginate(
 ) -> Page:
     """Page ``page`` of ``stmt`` (an ORM select of one entity) and its capped count, in one
     query. ``count``: the statement whose rows are counted, if not ``stmt`` itself."""
-    page = max(page, 1)
     count = stmt if count is None else count
+    return paginate_prepared(session, paged_statement(stmt, count), count, page, per_page)
+
+
+def paged_statement(stmt: Select[Any], count: Select[Any]) -> Select[Any]:
+    """``stmt`` with the capped count of ``count``'s rows as an extra column, and LIMIT and
+    OFFSET as the bind parameters ``page_limit`` and ``page_offset``: a statement a hot page
+    can build once and run for any page (see :func:`paginate_prepared`)."""
+    return (
+        stmt.add_columns(capped_count(count))
+        .limit(bindparam("page_limit", type_=Integer))
+        .offset(bindparam("page_offset", type_=Integer))
+    )
+
+
+def paginate_prepared(
+    session: Session,
+    paged: Select[Any],
+    count: Select[Any],
+    page: int,
+    per_page: int,
+    params: dict[str, Any] | None = None,
+    item: Callable[[Sequence[Any]], Any] | None = None,
+) -> Page:
+    """Page ``page`` of a :func:`paged_statement` (``params``: its other bind parameters).
+
+    Each row's first column is an item (an ORM entity), or ``item`` makes one from the row's
+    columns without the count (a statement of plain columns)."""
+    page = max(page, 1)
+    params = params or {}
     rows = session.execute(
-        stmt.add_columns(capped_count(count)).limit(per_page).offset((page - 1) * per_page)
+        paged, {**params, "page_limit": per_page, "page_offset": (page - 1) * per_page}
     ).all()
-    items = [row[0] for row in rows]
+    items = [row[0] for row in rows] if item is None else [item(row[:-1]) for row in rows]
     if rows:
         counted = int(rows[0][-1])
     elif page == 1:
         counted = 0
     else:
         # Past the end: count on its own, so the pager still leads back.
-        counted = int(session.scalar(select(capped_count(count))) or 0)
+        counted = int(session.scalar(select(capped_count(count)), params) or 0)
     return Page(
         items=items,
         page=page,

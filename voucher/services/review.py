@@ -15,16 +15,21 @@ on any ServiceError.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from functools import cache
+from typing import Any, NamedTuple
 
 from flask_babel import LazyString, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Integer,
     Select,
     and_,
+    bindparam,
+    case,
     func,
     literal,
     or_,
@@ -33,7 +38,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, object_session, raiseload
+from sqlalchemy.orm import Session, contains_eager, joinedload, object_session, raiseload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from voucher.i18n import format_money
 from voucher.models import (
@@ -51,7 +57,7 @@ from voucher.models import (
 )
 from voucher.models.base import utcnow
 from voucher.services import audit, budget, claims, expiry, paging, waitlist
-from voucher.services.access import visible
+from voucher.services.access import scope_params, visible, visible_to_role
 from voucher.services.claims import _normalised_number
 from voucher.services.errors import Conflict, IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
@@ -130,34 +136,15 @@ def flags(session: Session, claim: Claim) -> list[Flag]:
     voucher = claim.voucher
     programme_id = voucher.measure.project.programme_id
     receipts = list(claim.receipts)
-    number = func.upper(func.replace(Receipt.document_number, " ", ""))
     candidates = (
         session.execute(
-            select(
-                Receipt.id,
-                Receipt.sha256,
-                Receipt.supplier_vat,
-                number,
-                Receipt.issued_on,
-                Receipt.amount_cents,
-            )
-            .join(Claim, Receipt.claim_id == Claim.id)
-            .join(Voucher, Claim.voucher_id == Voucher.id)
-            .join(Measure, Voucher.measure_id == Measure.id)
-            .join(Project, Measure.project_id == Project.id)
-            .where(
-                Project.programme_id == programme_id,
-                # A receipt set aside, or one of a rejected request, may be reused.
-                Receipt.status != ReceiptStatus.REJECTED,
-                Claim.status != ClaimStatus.REJECTED,
-                or_(
-                    Receipt.sha256.in_(sorted({r.sha256 for r in receipts})),
-                    and_(
-                        Receipt.supplier_vat.in_(sorted({r.supplier_vat for r in receipts})),
-                        Receipt.issued_on.in_(sorted({r.issued_on for r in receipts})),
-                    ),
-                ),
-            )
+            _flag_candidates(),
+            {
+                "programme_id": programme_id,
+                "hashes": sorted({r.sha256 for r in receipts}),
+                "suppliers": sorted({r.supplier_vat for r in receipts}),
+                "dates": sorted({r.issued_on for r in receipts}),
+            },
         ).all()
         if receipts
         else []
@@ -234,6 +221,19 @@ def queue(
     return stmt
 
 
+class QueueItem(NamedTuple):
+    """One line of the review queue: what the list shows of a claim, and nothing else."""
+
+    id: int
+    status: ClaimStatus
+    submitted_at: datetime | None
+    requested_cents: int
+    approved_cents: int | None
+    first_review_by_id: int | None
+    worker_name: str
+    measure_title: str
+
+
 def queue_page(
     session: Session,
     user: User,
@@ -250,8 +250,56 @@ def queue_page(
     request of the alliance on every visit. The rows come with the worker, voucher and
     measure the list shows; anything else a template touches raises (``raiseload``).
     """
-    base = queue(user, measure_id, status)
-    reach = max(page, 1) * per_page
+    page = max(page, 1)
+    paged, count = _queue_statements(user.role, measure_id is not None, status is not None)
+    return paging.paginate_prepared(
+        session,
+        paged,
+        count,
+        page,
+        per_page,
+        {
+            **scope_params(user),
+            "measure_id": measure_id,
+            "status": status,
+            "reach": page * per_page,
+        },
+        item=QueueItem._make,
+    )
+
+
+def queue_measures(session: Session, user: User) -> list[Measure]:
+    """The measures the queue can be filtered by, with their projects, in title order."""
+    return list(session.scalars(_queue_measures(user.role), scope_params(user)))
+
+
+@cache
+def _queue_measures(role: Role) -> Select:
+    return (
+        visible_to_role(Measure, role)
+        .join(Project, Measure.project_id == Project.id)
+        .options(contains_eager(Measure.project), raiseload("*", sql_only=True))
+        .order_by(Project.title, Measure.title, Measure.id)
+    )
+
+
+@cache
+def _queue_statements(role: Role, by_measure: bool, by_status: bool) -> tuple[Select, Select]:
+    """The queue's page statement and the one its rows are counted with, for ``role`` and
+    the filters in use; built once each (operators open the queue all day long), with the
+    person, the filters and the page's reach as bind parameters."""
+    base = visible_to_role(Claim, role).where(Claim.status.in_(QUEUE_STATUSES))
+    if by_measure:
+        base = base.where(
+            Claim.voucher_id.in_(
+                select(Voucher.id).where(
+                    Voucher.measure_id == bindparam("measure_id", type_=Integer)
+                )
+            )
+        )
+    if by_status:
+        base = base.where(Claim.status == bindparam("status", type_=Claim.status.type))
+    reach = bindparam("reach", type_=Integer)
 
     def half(condition: ColumnElement[bool], rank: int) -> Select[Any]:
         nearest = (
@@ -266,27 +314,29 @@ def queue_page(
     ranked = union_all(
         half(Claim.status == S.SUBMITTED, 0), half(Claim.status != S.SUBMITTED, 1)
     ).subquery()
+    # Columns, not entities: a page of fifty rows is read as plain rows (QueueItem), so
+    # nothing can load lazily and no ORM object is built for what the table shows.
     stmt = (
-        select(Claim)
-        .join(ranked, ranked.c.id == Claim.id)
-        .options(
-            # Only the columns the list shows: the rest of each row costs time to read.
-            joinedload(Claim.worker)
-            .load_only(User.first_name, User.last_name, raiseload=True)
-            .raiseload("*", sql_only=True),
-            joinedload(Claim.voucher)
-            .load_only(Voucher.measure_id, raiseload=True)
-            .joinedload(Voucher.measure)
-            .load_only(Measure.title, raiseload=True)
-            .raiseload("*", sql_only=True),
-            raiseload("*", sql_only=True),
+        select(
+            Claim.id,
+            Claim.status,
+            Claim.submitted_at,
+            Claim.requested_cents,
+            Claim.approved_cents,
+            Claim.first_review_by_id,
+            (User.first_name + " " + User.last_name).label("worker_name"),
+            Measure.title.label("measure_title"),
         )
+        .join(ranked, ranked.c.id == Claim.id)
+        .join(User, User.id == Claim.worker_id)
+        .join(Voucher, Voucher.id == Claim.voucher_id)
+        .join(Measure, Measure.id == Voucher.measure_id)
         .order_by(ranked.c.rank, ranked.c.submitted_at, ranked.c.id)
     )
-    return paging.paginate(session, stmt, page, per_page, count=base)
+    return paging.paged_statement(stmt, base), base
 
 
-def needs_second_review(claim: Claim) -> bool:
+def needs_second_review(claim: Claim | QueueItem) -> bool:
     """Whether a first operator approved ``claim`` and a second one must confirm it."""
     return claim.status is S.SUBMITTED and claim.first_review_by_id is not None
 
@@ -307,25 +357,70 @@ def history(session: Session, claim: Claim) -> list[AuditEvent]:
 
 def history_with_actors(session: Session, claim: Claim) -> tuple[list[AuditEvent], dict[int, User]]:
     """:func:`history`, with the people who acted, in one query."""
-    rows = session.execute(
+    rows = session.execute(_history_with_actors(), {"claim_id": claim.id}).all()
+    return [event for event, _user in rows], {u.id: u for _e, u in rows if u is not None}
+
+
+# The review page's statements are built once, with bind parameters (operators open it all
+# day, and building a statement cost more than running it).
+
+
+@cache
+def _history_with_actors() -> Select[Any]:
+    return (
         select(AuditEvent, User)
         .outerjoin(User, User.id == AuditEvent.actor_id)
         .where(
             AuditEvent.entity_type == Claim.__tablename__,
-            AuditEvent.entity_id == claim.id,
+            AuditEvent.entity_id == bindparam("claim_id", type_=Integer),
         )
         .order_by(AuditEvent.occurred_at, AuditEvent.id)
-    ).all()
-    return [event for event, _user in rows], {u.id: u for _e, u in rows if u is not None}
+    )
+
+
+@cache
+def _flag_candidates() -> Select[Any]:
+    """The live receipts of a programme sharing a file, or a supplier and a date, with any
+    of the given ones (parameters ``programme_id``, ``hashes``, ``suppliers``, ``dates``)."""
+    number = func.upper(func.replace(Receipt.document_number, " ", ""))
+    return (
+        select(
+            Receipt.id,
+            Receipt.sha256,
+            Receipt.supplier_vat,
+            number,
+            Receipt.issued_on,
+            Receipt.amount_cents,
+        )
+        .join(Claim, Receipt.claim_id == Claim.id)
+        .join(Voucher, Claim.voucher_id == Voucher.id)
+        .join(Measure, Voucher.measure_id == Measure.id)
+        .join(Project, Measure.project_id == Project.id)
+        .where(
+            Project.programme_id == bindparam("programme_id", type_=Integer),
+            # A receipt set aside, or one of a rejected request, may be reused.
+            Receipt.status != ReceiptStatus.REJECTED,
+            Claim.status != ClaimStatus.REJECTED,
+            or_(
+                Receipt.sha256.in_(bindparam("hashes", expanding=True)),
+                and_(
+                    Receipt.supplier_vat.in_(bindparam("suppliers", expanding=True)),
+                    Receipt.issued_on.in_(bindparam("dates", expanding=True)),
+                ),
+            ),
+        )
+    )
 
 
 def decision_options() -> tuple[Any, ...]:
     """Loader options for deciding on a claim: what the rules read (voucher, measure,
-    project, receipts) and whom the decision is told (the worker), in one query."""
+    project, receipts, other requests' amounts) and whom the decision is told (the
+    worker), in one query."""
     return (
         joinedload(Claim.voucher).joinedload(Voucher.measure).joinedload(Measure.project),
         joinedload(Claim.receipts),
         joinedload(Claim.worker),
+        claims.requested_elsewhere(),
     )
 
 
@@ -472,8 +567,14 @@ def approve(
     )
     # The claim's row is now ours: check again against what other transactions committed
     # while we were reading (a receipt set aside, another approval on the voucher).
+    statuses = {
+        receipt_id: status
+        for receipt_id, status in session.execute(
+            select(Receipt.id, Receipt.status).where(Receipt.claim_id == claim.id)
+        )
+    }
     for receipt in claim.receipts:
-        session.refresh(receipt, ["status"])
+        set_committed_value(receipt, "status", statuses.get(receipt.id, receipt.status))
     if amount > claims.rate_cents(claim):
         raise Conflict(
             _l("The receipts of this request changed meanwhile: reload the page and decide again.")
@@ -717,36 +818,48 @@ def _first_review(
 
 def _use_voucher(session: Session, voucher: Voucher, amount: int) -> None:
     """Add ``amount`` to what the voucher has used, never beyond its amount; exhaust it."""
-    result = session.execute(
-        update(Voucher)
-        .where(
-            Voucher.id == voucher.id,
-            # What an ended voucher gave back is no longer its to spend, nor what bookings
-            # of time-saving services hold.
-            Voucher.used_cents + Voucher.held_cents + Voucher.released_cents + amount
-            <= Voucher.amount_cents,
-        )
-        .values(used_cents=Voucher.used_cents + amount)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    row = session.execute(
+        _use_voucher_statement(), {"voucher_id": voucher.id, "amount": amount}
+    ).one_or_none()
+    if row is None:
         raise Conflict(
             _l(
                 "The voucher no longer has this amount left (another request was approved "
                 "meanwhile): reload the page and decide again."
             )
         )
-    session.execute(
+    names = ("used_cents", "held_cents", "released_cents", "status")
+    for name, value in zip(names, row, strict=True):
+        set_committed_value(voucher, name, value)
+
+
+@cache
+def _use_voucher_statement() -> Any:
+    # One statement for the guard, the spending, the exhaustion and the new figures (it was
+    # three round trips), built once. WHERE and SET read the row as it was, so ``used`` is
+    # the new total in both; RETURNING gives the row as it is now.
+    used = Voucher.used_cents + bindparam("amount", type_=BigInteger)
+    return (
         update(Voucher)
         .where(
-            Voucher.id == voucher.id,
-            Voucher.status == VoucherStatus.ACTIVE,
-            Voucher.used_cents >= Voucher.amount_cents,
+            Voucher.id == bindparam("voucher_id", type_=Integer),
+            # What an ended voucher gave back is no longer its to spend, nor what bookings
+            # of time-saving services hold.
+            used + Voucher.held_cents + Voucher.released_cents <= Voucher.amount_cents,
         )
-        .values(status=VoucherStatus.EXHAUSTED)
+        .values(
+            used_cents=used,
+            status=case(
+                (
+                    and_(Voucher.status == VoucherStatus.ACTIVE, used >= Voucher.amount_cents),
+                    literal(VoucherStatus.EXHAUSTED, Voucher.status.type),
+                ),
+                else_=Voucher.status,
+            ),
+        )
+        .returning(Voucher.used_cents, Voucher.held_cents, Voucher.released_cents, Voucher.status)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(voucher, ["used_cents", "held_cents", "released_cents", "status"])
 
 
 def _release_if_ended(session: Session, voucher: Voucher, actor: User, today: date | None) -> None:

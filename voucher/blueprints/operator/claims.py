@@ -18,7 +18,6 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import contains_eager, raiseload
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -34,9 +33,8 @@ from voucher.blueprints.common import (
 from voucher.blueprints.operator import bp
 from voucher.extensions import db
 from voucher.i18n import format_money
-from voucher.models import Claim, ClaimStatus, Measure, Project, Receipt, Role
+from voucher.models import Claim, ClaimStatus, Receipt, Role
 from voucher.services import paging, review
-from voucher.services.access import visible
 from voucher.services.errors import Conflict, ServiceError, ValidationFailed
 
 PER_PAGE = 50
@@ -116,12 +114,7 @@ def render_claim_list(
     *, read_only: bool, list_endpoint: str, detail_endpoint: str, status: int = 200
 ) -> tuple[str, int]:
     """The claims the current user may see: submitted first, oldest first, filtered, paged."""
-    measures = db.session.scalars(
-        visible(Measure, current_user)
-        .join(Project, Measure.project_id == Project.id)
-        .options(contains_eager(Measure.project), raiseload("*", sql_only=True))
-        .order_by(Project.title, Measure.title, Measure.id)
-    ).all()
+    measures = review.queue_measures(db.session, current_actor())
     measure_id = _int_arg("measure")
     chosen_status = request.args.get("status", "")
     if chosen_status not in {s.value for s in LISTED}:
@@ -217,7 +210,7 @@ def send_receipt(receipt: Receipt, *, thumbnail: bool) -> Any:
 
 
 def _claim_or_404(claim_id: int) -> Claim:
-    return get_visible_or_404(Claim, claim_id, *review.decision_options())
+    return get_visible_or_404(Claim, claim_id, loads=review.decision_options)
 
 
 def _receipt_of_or_404(claim: Claim, receipt_id: int) -> Receipt:
@@ -229,7 +222,7 @@ def _receipt_of_or_404(claim: Claim, receipt_id: int) -> Receipt:
 
 def claim_for_page(claim_id: int) -> Claim:
     """The claim with everything its page shows, in one query (see review.detail_options)."""
-    return get_visible_or_404(Claim, claim_id, *review.detail_options())
+    return get_visible_or_404(Claim, claim_id, loads=review.detail_options)
 
 
 def _page(claim_id: int, status: int = 200, **kwargs: Any) -> tuple[str, int]:
