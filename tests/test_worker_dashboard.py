@@ -21,6 +21,7 @@ def test_dashboard_shows_each_thing_in_progress_with_its_next_step(client, db, l
     worker = login_as(Role.WORKER)
     voucher = factories.voucher(db, worker, amount_cents=300_00)
     voucher.used_cents = 100_00
+    voucher.held_cents = 20_00  # a booking of a time-saving service holds it
     db.add(Claim(voucher=voucher, worker=worker, status=ClaimStatus.NEEDS_INFO))
     db.add(
         Claim(
@@ -33,10 +34,12 @@ def test_dashboard_shows_each_thing_in_progress_with_its_next_step(client, db, l
         )
     )
     other = factories.measure(db)
+    child = factories.child(db, worker)
     db.add(
         Application(
             worker=worker,
             measure=other,
+            dependant=child,
             amount_requested_cents=200_00,
             status=ApplicationStatus.AWAITING_HR,
         )
@@ -44,7 +47,8 @@ def test_dashboard_shows_each_thing_in_progress_with_its_next_step(client, db, l
     db.commit()
 
     html = client.get("/worker/").get_data(as_text=True)
-    assert "€\xa0200,00" in html  # left on the voucher
+    assert "€\xa0180,00 disponibili su €\xa0300,00" in html  # left on the voucher
+    assert f"{other.title}</a> · {child.first_name}</h3>" in html
     assert "Servono informazioni" in html
     assert "ha bisogno di altre informazioni" in html
     assert "In attesa del datore di lavoro" in html

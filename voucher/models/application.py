@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from voucher.models.base import Base, Cents, CreatedAtMixin, str_enum
@@ -120,6 +121,7 @@ class Voucher(CreatedAtMixin, Base):
     measure: Mapped[Measure] = relationship()
     budget_line: Mapped[BudgetLine] = relationship()
 
-    @property
+    @hybrid_property
     def remaining_cents(self) -> int:
+        # One definition for Python and for SQL (the dashboard selects it as a column).
         return self.amount_cents - self.used_cents - self.held_cents

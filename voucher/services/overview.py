@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import Integer, Select, bindparam, func, or_, select
-from sqlalchemy.orm import Session, joinedload, raiseload, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from voucher.models import (
     Alliance,
@@ -128,32 +130,85 @@ OPEN_CLAIM_STATUSES = (
 DASHBOARD_CLAIMS = 100
 
 
+class DashboardVoucher(NamedTuple):
+    """An active voucher as the dashboard shows it."""
+
+    id: int
+    measure_title: str
+    remaining_cents: int
+    amount_cents: int
+    valid_until: date
+
+
+class DashboardApplication(NamedTuple):
+    """An application as the dashboard shows it (with its voucher's figures, if any)."""
+
+    id: int
+    status: ApplicationStatus
+    measure_title: str
+    dependant_name: str | None
+    voucher: DashboardVoucher | None
+    voucher_status: VoucherStatus | None
+
+
+class DashboardClaim(NamedTuple):
+    """A reimbursement request as the dashboard shows it."""
+
+    id: int
+    status: ClaimStatus
+    measure_title: str
+    approved_cents: int | None
+    paid_at: datetime | None
+
+
 @dataclass
 class WorkerDashboard:
     employments: list[Employment]
     dependants: list[Dependant]
-    applications: list[Application]
-    vouchers: list[Voucher]
-    claims: list[Claim]
-    paid_claims: list[Claim]
+    applications: list[DashboardApplication]
+    vouchers: list[DashboardVoucher]
+    claims: list[DashboardClaim]
+    paid_claims: list[DashboardClaim]
     paid_total_cents: int
 
 
 def worker_dashboard(session: Session, worker: User) -> WorkerDashboard:
     """Everything the worker's dashboard shows, in two queries (employments and family come
-    with the user): applications with their vouchers, and claims with the total paid."""
+    with the user): applications with their vouchers, and claims with the total paid.
+
+    Both are read as plain rows of the columns the page shows: the worker's home is the
+    page opened most, and building ORM objects (with their measures, vouchers and family
+    members) cost more than running the queries."""
     employments, dependants = worker_summary(session, worker)
-    applications = session.scalars(_dashboard_applications(), {"worker_id": worker.id}).all()
+    applications = [
+        DashboardApplication(
+            row.id,
+            row.status,
+            row.measure_title,
+            row.dependant_name,
+            DashboardVoucher(
+                row.voucher_id,
+                row.voucher_measure_title,
+                row.remaining_cents,
+                row.amount_cents,
+                row.valid_until,
+            )
+            if row.voucher_id is not None
+            else None,
+            row.voucher_status,
+        )
+        for row in session.execute(_dashboard_applications(), {"worker_id": worker.id})
+    ]
     vouchers = sorted(
         (
             a.voucher
             for a in applications
-            if a.voucher is not None and a.voucher.status is VoucherStatus.ACTIVE
+            if a.voucher is not None and a.voucher_status is VoucherStatus.ACTIVE
         ),
         key=lambda v: (v.valid_until, v.id),
     )
     rows = session.execute(_dashboard_claims(), {"worker_id": worker.id}).all()
-    claims = [c for c, _total in rows]
+    claims = [DashboardClaim._make(row[:-1]) for row in rows]
     paid = sorted(
         (c for c in claims if c.status is ClaimStatus.PAID),
         key=lambda c: (c.paid_at is not None, c.paid_at),
@@ -166,7 +221,7 @@ def worker_dashboard(session: Session, worker: User) -> WorkerDashboard:
         vouchers,
         [c for c in claims if c.status is not ClaimStatus.PAID],
         paid[:10],
-        int(rows[0][1]) if rows else 0,
+        int(rows[0][-1]) if rows else 0,
     )
 
 
@@ -181,22 +236,30 @@ def _dashboard_applications() -> Select:
     active_voucher = select(Voucher.application_id).where(
         Voucher.worker_id == worker_id, Voucher.status == VoucherStatus.ACTIVE
     )
+    voucher_measure = aliased(Measure)
     return (
-        select(Application)
+        select(
+            Application.id,
+            Application.status,
+            Measure.title.label("measure_title"),
+            Dependant.first_name.label("dependant_name"),
+            Voucher.id.label("voucher_id"),
+            voucher_measure.title.label("voucher_measure_title"),
+            Voucher.remaining_cents.label("remaining_cents"),
+            Voucher.amount_cents,
+            Voucher.valid_until,
+            Voucher.status.label("voucher_status"),
+        )
+        .join(Measure, Measure.id == Application.measure_id)
+        .outerjoin(Dependant, Dependant.id == Application.dependant_id)
+        .outerjoin(Voucher, Voucher.application_id == Application.id)
+        .outerjoin(voucher_measure, voucher_measure.id == Voucher.measure_id)
         .where(
             Application.worker_id == worker_id,
             or_(
                 Application.status.in_(OPEN_APPLICATION_STATUSES),
                 Application.id.in_(active_voucher),
             ),
-        )
-        .options(
-            joinedload(Application.measure),
-            joinedload(Application.dependant),
-            # The template shows each voucher's measure: a voucher without a claim in
-            # progress has nothing else that loads it.
-            joinedload(Application.voucher).joinedload(Voucher.measure),
-            raiseload("*", sql_only=True),
         )
         .order_by(Application.created_at.desc(), Application.id.desc())
     )
@@ -212,14 +275,19 @@ def _dashboard_claims() -> Select:
         .scalar_subquery()
     )
     return (
-        select(Claim, paid_total)
+        select(
+            Claim.id,
+            Claim.status,
+            Measure.title.label("measure_title"),
+            Claim.approved_cents,
+            Claim.paid_at,
+            paid_total,
+        )
+        .join(Voucher, Voucher.id == Claim.voucher_id)
+        .join(Measure, Measure.id == Voucher.measure_id)
         .where(
             Claim.worker_id == worker_id,
             Claim.status.in_((*OPEN_CLAIM_STATUSES, ClaimStatus.PAID)),
-        )
-        .options(
-            joinedload(Claim.voucher).joinedload(Voucher.measure),
-            raiseload("*", sql_only=True),
         )
         .order_by(Claim.created_at.desc(), Claim.id.desc())
         .limit(DASHBOARD_CLAIMS)
