@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, func, select
+from sqlalchemy import Integer, Select, bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 # Rows counted at most; a list with more shows "1000+" and keeps a "Next" link.
@@ -85,7 +85,14 @@ class Page:
 
 def capped_count(stmt: Select[Any], cap: int = COUNT_CAP) -> Any:
     """A scalar subquery: how many rows ``stmt`` selects, counting at most ``cap + 1``."""
-    limited = stmt.order_by(None).limit(cap + 1).subquery()
+    # Counted on a constant column, not the rows' own: the subquery then carries no data
+    # (an entity's every column, read a thousand times on every visit of a list).
+    limited = (
+        stmt.with_only_columns(literal(1), maintain_column_froms=True)
+        .order_by(None)
+        .limit(cap + 1)
+        .subquery()
+    )
     return select(func.count()).select_from(limited).scalar_subquery()
 
 
