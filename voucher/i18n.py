@@ -161,17 +161,10 @@ def _template_ngettext(
 
 def init_app(app: Flask) -> None:
     """Templates translate and format dates through the fast path (after Babel's init)."""
-    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=lambda string: translations().ugettext(string),
-        ngettext=lambda singular, plural, n: translations().ungettext(singular, plural, n),
-        pgettext=lambda context, string: translations().upgettext(context, string),
-        npgettext=lambda context, singular, plural, n: translations().unpgettext(
-            context, singular, plural, n
-        ),
-        newstyle=True,
-    )
-    # ``_`` straight to the function: Jinja's alias would look ``gettext`` up by name and
-    # go through two more calls for each of the hundred labels of a page.
+    # Flask-Babel has installed Jinja's i18n extension with newstyle gettext; these replace
+    # its ``_``, ``gettext`` and ``ngettext``. ``_`` goes straight to the function: Jinja's
+    # alias would look ``gettext`` up by name and go through two more calls for each of the
+    # hundred labels of a page.
     app.jinja_env.globals.update(
         _=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext
     )

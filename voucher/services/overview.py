@@ -138,6 +138,7 @@ class DashboardVoucher(NamedTuple):
     remaining_cents: int
     amount_cents: int
     valid_until: date
+    status: VoucherStatus
 
 
 class DashboardApplication(NamedTuple):
@@ -148,7 +149,6 @@ class DashboardApplication(NamedTuple):
     measure_title: str
     dependant_name: str | None
     voucher: DashboardVoucher | None
-    voucher_status: VoucherStatus | None
 
 
 class DashboardClaim(NamedTuple):
@@ -192,10 +192,10 @@ def worker_dashboard(session: Session, worker: User) -> WorkerDashboard:
                 row.remaining_cents,
                 row.amount_cents,
                 row.valid_until,
+                row.voucher_status,
             )
             if row.voucher_id is not None
             else None,
-            row.voucher_status,
         )
         for row in session.execute(_dashboard_applications(), {"worker_id": worker.id})
     ]
@@ -203,7 +203,7 @@ def worker_dashboard(session: Session, worker: User) -> WorkerDashboard:
         (
             a.voucher
             for a in applications
-            if a.voucher is not None and a.voucher_status is VoucherStatus.ACTIVE
+            if a.voucher is not None and a.voucher.status is VoucherStatus.ACTIVE
         ),
         key=lambda v: (v.valid_until, v.id),
     )

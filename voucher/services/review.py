@@ -57,7 +57,7 @@ from voucher.models import (
 )
 from voucher.models.base import utcnow
 from voucher.services import audit, budget, claims, expiry, paging, waitlist
-from voucher.services.access import scope_params, visible, visible_to_role
+from voucher.services.access import scope_params, visible_to_role
 from voucher.services.claims import _normalised_number
 from voucher.services.errors import Conflict, IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
@@ -207,20 +207,6 @@ def flags(session: Session, claim: Claim) -> list[Flag]:
 QUEUE_STATUSES = tuple(s for s in ClaimStatus if s is not ClaimStatus.DRAFT)
 
 
-def queue(
-    user: User, measure_id: int | None = None, status: ClaimStatus | None = None
-) -> Select[Any]:
-    """The requests ``user`` may see in the review queue, filtered (not ordered)."""
-    stmt = visible(Claim, user).where(Claim.status.in_(QUEUE_STATUSES))
-    if measure_id is not None:
-        stmt = stmt.where(
-            Claim.voucher_id.in_(select(Voucher.id).where(Voucher.measure_id == measure_id))
-        )
-    if status is not None:
-        stmt = stmt.where(Claim.status == status)
-    return stmt
-
-
 class QueueItem(NamedTuple):
     """One line of the review queue: what the list shows of a claim, and nothing else."""
 
@@ -341,22 +327,9 @@ def needs_second_review(claim: Claim | QueueItem) -> bool:
     return claim.status is S.SUBMITTED and claim.first_review_by_id is not None
 
 
-def history(session: Session, claim: Claim) -> list[AuditEvent]:
-    """What happened to the request, oldest first, from the audit trail."""
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.entity_type == Claim.__tablename__,
-                AuditEvent.entity_id == claim.id,
-            )
-            .order_by(AuditEvent.occurred_at, AuditEvent.id)
-        )
-    )
-
-
 def history_with_actors(session: Session, claim: Claim) -> tuple[list[AuditEvent], dict[int, User]]:
-    """:func:`history`, with the people who acted, in one query."""
+    """What happened to the request, oldest first, from the audit trail, with the people
+    who acted, in one query."""
     rows = session.execute(_history_with_actors(), {"claim_id": claim.id}).all()
     return [event for event, _user in rows], {u.id: u for _e, u in rows if u is not None}
 
