@@ -250,6 +250,15 @@ def operator(client, login_as, project):
     return login_as(Role.OPERATOR, all_=project.alliance)
 
 
+def test_home_and_report_show_the_projects_funding_split(client, db, project, operator):
+    """The shares are the project's own (Project.regional_share_pct / cofunding_pct),
+    on the budget overview and on the project's report alike."""
+    assert (project.regional_share_pct, project.cofunding_pct) == (70.0, 30.0)
+    for path in ("/operator/", f"/operator/reports/projects/{project.id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert "(70%)" in page and "(30%)" in page, path
+
+
 def test_measure_page_shows_the_budget_and_its_movements(client, db, source, target, operator):
     page = client.get(f"/operator/measures/{source.id}").get_data(as_text=True)
     assert "Childcare" in page and "€1,000.00" in page

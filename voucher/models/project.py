@@ -46,5 +46,15 @@ class Project(CreatedAtMixin, Base):
     programme: Mapped[Programme] = relationship(back_populates="projects")
     measures: Mapped[list[Measure]] = relationship(back_populates="project", order_by="Measure.id")
 
+    @property
+    def regional_share_pct(self) -> float:
+        """The Region's share of the total cost, as a percentage."""
+        return 100 * self.regional_share_cents / self.total_cents if self.total_cents else 0.0
+
+    @property
+    def cofunding_pct(self) -> float:
+        """The partners' co-funding of the total cost, as a percentage."""
+        return 100 * self.cofunding_cents / self.total_cents if self.total_cents else 0.0
+
     def __repr__(self) -> str:
         return f"<Project {self.id} {self.title!r}>"

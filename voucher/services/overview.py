@@ -54,18 +54,6 @@ class ProjectBudget:
         """What of the project's total no measure has been allocated yet."""
         return self.project.total_cents - self.total("allocated_cents")
 
-    @property
-    def regional_share_pct(self) -> float:
-        """The Region's share of the project's total, as a percentage."""
-        total = self.project.total_cents
-        return 100 * self.project.regional_share_cents / total if total else 0.0
-
-    @property
-    def cofunding_pct(self) -> float:
-        """The partners' co-funding of the project's total, as a percentage."""
-        total = self.project.total_cents
-        return 100 * self.project.cofunding_cents / total if total else 0.0
-
 
 def project_budgets(session: Session, user: User) -> list[ProjectBudget]:
     """Every project ``user`` may see, with per-measure budget balances, in two queries."""

@@ -412,18 +412,6 @@ class ProjectReport:
     def money(self) -> Money:
         return Money.total(m.money for m in self.measures)
 
-    @property
-    def regional_share_pct(self) -> float:
-        """The Region's share of the project's total cost, as a percentage."""
-        total = self.project.total_cents
-        return 100 * self.project.regional_share_cents / total if total else 0.0
-
-    @property
-    def cofunding_pct(self) -> float:
-        """The partners' co-funding of the project's total cost, as a percentage."""
-        total = self.project.total_cents
-        return 100 * self.project.cofunding_cents / total if total else 0.0
-
 
 @dataclass
 class AllianceReport:
