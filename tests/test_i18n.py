@@ -109,6 +109,12 @@ MOMENTS = [
     datetime(2026, 1, 31, 23, 30, tzinfo=UTC),  # the next day in Rome
     datetime(2026, 7, 4, 6, 5, 9, tzinfo=UTC),  # summer time
     datetime(2026, 3, 29, 1, 0),  # naive means UTC; the night summer time starts
+    datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # the night summer time ends
+    datetime(2026, 5, 9, 10, 0, 59, tzinfo=UTC),  # noon in Rome
+    datetime(2026, 12, 1, 13, 7, 3, tzinfo=UTC),  # an afternoon, one-digit day
+    datetime(1999, 8, 2, 22, 0, tzinfo=UTC),  # midnight in Rome, a year ending in 00
+    # Every hour of a day: 12-hour clocks and AM/PM.
+    *(datetime(2026, 6, 15, hour, 4, tzinfo=UTC) for hour in range(24)),
 ]
 
 
@@ -121,7 +127,10 @@ def test_template_date_filters_write_what_flask_babel_writes(app, lang):
     filters = app.jinja_env.filters
     with app.test_request_context(), flask_babel.force_locale(lang):
         for moment in MOMENTS:
-            for fmt in ("short", "medium", "long", "full", "d MMM yyyy, HH:mm", "HH:mm"):
+            for fmt in (
+                *("short", "medium", "long", "full", "d MMM yyyy, HH:mm", "HH:mm"),
+                *("h:mm a", "d/M/y H:m:s", "EEE d MMM yy, hh:mm:ss", "yyyy-MM-dd'T'HH:mm"),
+            ):
                 assert filters["datetimeformat"](moment, fmt) == flask_babel.format_datetime(
                     moment, fmt
                 )

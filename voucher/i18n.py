@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-import pytz
 from babel import Locale, dates
 from babel.numbers import parse_pattern
 from babel.support import NullTranslations
@@ -168,25 +168,26 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         _=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext
     )
-    zone = pytz.timezone(app.config["BABEL_DEFAULT_TIMEZONE"])
+    # zoneinfo, not pytz: the same offsets, converted in C rather than by normalize().
+    zone = ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])
 
     def to_local(moment: datetime) -> datetime:
         # Stored times are UTC; naive ones are UTC too (as Flask-Babel assumes).
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return zone.normalize(moment.astimezone(zone))
+        return moment.astimezone(zone)
 
     def dateformat(value: date | datetime, format: str = "medium") -> str:
         """A date (or a moment's local date) in the request's language."""
         if isinstance(value, datetime):
             value = to_local(value)
         locale = current_locale() or _default(app)
-        return _pattern(locale, "date", format).apply(value, locale)
+        return _formatter(locale, "date", format)(value)
 
     def datetimeformat(value: datetime, format: str = "medium") -> str:
         """A moment, in local time, in the request's language."""
         locale = current_locale() or _default(app)
-        return _pattern(locale, "datetime", format).apply(to_local(value), locale)
+        return _formatter(locale, "datetime", format)(to_local(value))
 
     app.jinja_env.filters.update(dateformat=dateformat, datetimeformat=datetimeformat)
 
@@ -213,6 +214,53 @@ def _pattern(locale: Locale, kind: str, format: str) -> dates.DateTimePattern:
             "{1}", locale.date_formats[format].pattern
         )
     )
+
+
+# Fields written here directly, by babel's rules: the numeric ones and month names. A list
+# page formats fifty moments, and babel's pattern looks each field up through a generic
+# dispatcher on every call. Any other field (weekdays, periods, time zones) is babel's own.
+_FIELDS: dict[tuple[str, int], Callable[[Any, Locale], str]] = {
+    ("d", 1): lambda v, _l: str(v.day),
+    ("d", 2): lambda v, _l: f"{v.day:02d}",
+    ("M", 1): lambda v, _l: str(v.month),
+    ("M", 2): lambda v, _l: f"{v.month:02d}",
+    ("M", 3): lambda v, loc: loc.months["format"]["abbreviated"][v.month],
+    ("M", 4): lambda v, loc: loc.months["format"]["wide"][v.month],
+    ("y", 1): lambda v, _l: str(v.year),
+    ("y", 2): lambda v, _l: f"{v.year % 100:02d}",
+    ("y", 4): lambda v, _l: f"{v.year:04d}",
+    ("H", 1): lambda v, _l: str(v.hour),
+    ("H", 2): lambda v, _l: f"{v.hour:02d}",
+    ("h", 1): lambda v, _l: str(v.hour % 12 or 12),
+    ("h", 2): lambda v, _l: f"{v.hour % 12 or 12:02d}",
+    ("m", 1): lambda v, _l: str(v.minute),
+    ("m", 2): lambda v, _l: f"{v.minute:02d}",
+    ("s", 1): lambda v, _l: str(v.second),
+    ("s", 2): lambda v, _l: f"{v.second:02d}",
+}
+
+
+@lru_cache(maxsize=64)
+def _formatter(locale: Locale, kind: str, format: str) -> Callable[[Any], str]:
+    """A function writing a date or a (local) moment in ``format``: the pattern is split
+    into its fields once, and the common fields are written directly (see ``_FIELDS``);
+    tests/test_i18n.py compares the output with Flask-Babel's."""
+    parts: list[str | Callable[[Any, Locale], str]] = []
+    for part_kind, text_or_field in dates.tokenize_pattern(_pattern(locale, kind, format).pattern):
+        if part_kind == "chars":
+            parts.append(text_or_field)
+        else:
+            char, width = text_or_field
+            parts.append(_FIELDS.get((char, width)) or _babel_field(char * width))
+
+    def write(value: Any) -> str:
+        return "".join(part if isinstance(part, str) else part(value, locale) for part in parts)
+
+    return write
+
+
+def _babel_field(name: str) -> Callable[[Any, Locale], str]:
+    return lambda value, locale: dates.DateTimeFormat(value, locale)[name]
 
 
 def _default(app: Flask) -> Any:
