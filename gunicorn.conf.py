@@ -24,6 +24,11 @@ preload_app = True
 timeout = int(os.environ.get("VOUCHER_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
+# Each worker's heartbeat is a file it touches on every request; on a disk-backed /tmp
+# that can block a worker (gunicorn's FAQ), so it goes to memory where there is any.
+# (gunicorn makes the file with mkstemp and unlinks it at once: nothing to guess or hijack.)
+_MEMORY = "/dev/shm"  # noqa: S108
+worker_tmp_dir = _MEMORY if os.path.isdir(_MEMORY) else None
 # Recycle workers now and then, so a slow leak cannot grow for ever.
 max_requests = 20_000
 max_requests_jitter = 2_000
@@ -50,6 +55,16 @@ logconfig_dict = {
         "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
     },
 }
+
+
+def when_ready(server):
+    """In the master, before the workers fork: templates and catalogues, once for all."""
+    app = server.app.wsgi()
+    if "sqlalchemy" not in getattr(app, "extensions", {}):
+        return  # not our app (the benchmark's bare Flask app)
+    from voucher.templating import prepare
+
+    prepare(app)
 
 
 def post_fork(server, worker):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from tests import factories
@@ -268,3 +269,60 @@ def test_other_roles_get_404_in_each_area(client, login_as):
     login_as(Role.WORKER)
     for path in ("/hr/", "/operator/", "/network/", "/provider/", "/admin/"):
         assert client.get(path).status_code == 404, path
+
+
+def test_session_id_carries_id_version_and_role(db):
+    """The session keeps id, version and role; sessions from before the role was kept
+    still load, and anything else is refused."""
+    from voucher.models.user import parse_session_id
+
+    operator = factories.user(db, Role.OPERATOR)
+    db.commit()
+    assert operator.get_id() == f"{operator.id}:{operator.session_version}:operator"
+    assert parse_session_id(operator.get_id()) == (operator.id, 1, Role.OPERATOR)
+    assert parse_session_id(f"{operator.id}:1") == (operator.id, 1, None)
+    for bad in ("", "x:1", "1", "1:x", "1:1:wizard", "1:1:operator:more", "-1:1"):
+        assert parse_session_id(bad) is None
+
+
+@pytest.mark.parametrize("role", [Role.WORKER, Role.OPERATOR, Role.HR, Role.NETWORK, None])
+def test_signed_in_user_loads_what_the_role_reads_in_one_query(db, role):
+    """Each role's statement brings the person's scope (and a worker's employers and
+    family) with the user; a session without a role loads all of it."""
+    from sqlalchemy import event
+
+    from voucher.services import accounts
+
+    user_id = factories.user(db, role or Role.WORKER).id
+    db.commit()
+    db.expunge_all()
+    statements: list[str] = []
+    engine = db.get_bind()
+
+    def count(*_args) -> None:
+        statements.append("sql")
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        loaded = accounts.signed_in_user(db, user_id, role)
+        assert loaded is not None and loaded.id == user_id
+        if role in (Role.WORKER, None):
+            assert loaded.employments == [] and loaded.dependants == []
+        if role is Role.OPERATOR:
+            assert loaded.alliance is not None
+        if role is Role.HR:
+            assert loaded.organisation is not None
+        if role is Role.NETWORK:
+            assert loaded.network is not None
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+
+
+def test_a_session_from_before_the_role_was_kept_stays_signed_in(client, db, auth):
+    worker = factories.user(db, Role.WORKER)
+    db.commit()
+    auth.login(worker)
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{worker.id}:{worker.session_version}"
+    assert client.get("/worker/").status_code == 200

@@ -143,22 +143,28 @@ def test_template_date_filters_write_what_flask_babel_writes(app, lang):
 
 def test_templates_follow_the_locale_as_it_changes_within_a_request(app):
     """The catalogue is cached per request next to its locale: ``force_locale`` (e-mails
-    in the recipient's language) and ``refresh`` still switch it, and back."""
+    in the recipient's language) and ``refresh`` still switch it, and back; so do the
+    formats of amounts and dates."""
     import flask_babel
     from flask import session
 
-    template = app.jinja_env.from_string('{{ _("Access denied") }}')
+    template = app.jinja_env.from_string(
+        '{{ _("Access denied") }} {{ amount|money }} {{ moment|dateformat("long") }}'
+    )
+    moment = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+    italian = "Accesso negato €\xa01.234,56 4 maggio 2026"
+    english = "Access denied €1,234.56 May 4, 2026"
     with app.test_request_context(headers={"Accept-Language": "it"}):
-        assert template.render() == "Accesso negato"
+        assert template.render(moment=moment, amount=123456) == italian
         with flask_babel.force_locale("en"):
-            assert template.render() == "Access denied"
-        assert template.render() == "Accesso negato"
+            assert template.render(moment=moment, amount=123456) == english
+        assert template.render(moment=moment, amount=123456) == italian
         session["lang"] = "en"
         flask_babel.refresh()
-        assert template.render() == "Access denied"
+        assert template.render(moment=moment, amount=123456) == english
     with app.app_context():
         # Outside a request (a background job without force_locale): the default, Italian.
-        assert template.render() == "Accesso negato"
+        assert template.render(moment=moment, amount=123456) == italian
 
 
 def test_template_gettext_escapes_formats_and_counts(app):

@@ -45,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from voucher import assets, crypto, database, i18n, logs, ratelimit
     from voucher.models import User
+    from voucher.models.user import parse_session_id
     from voucher.services import accounts
 
     crypto.configure(app.config, app)
@@ -74,12 +75,14 @@ def _init_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:
-        # The id embeds the session version: after a password change, old sessions fail.
-        user_id, _sep, version = session_id.partition(":")
-        if not user_id.isdigit() or not version.isdigit():
+        # The id embeds the session version (after a password change, old sessions fail)
+        # and the role, which picks what is loaded with the user.
+        parsed = parse_session_id(session_id)
+        if parsed is None:
             return None
-        user = accounts.signed_in_user(db.session, int(user_id))
-        if user is None or user.session_version != int(version) or not user.active:
+        user_id, version, role = parsed
+        user = accounts.signed_in_user(db.session, user_id, role)
+        if user is None or user.session_version != version or not user.active:
             return None
         return user
 
@@ -162,12 +165,13 @@ def _register_error_pages(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from voucher import i18n
+    from voucher import i18n, templating
     from voucher.blueprints.common import HOME_ENDPOINT
 
     app.jinja_env.filters["money"] = i18n.format_money
     app.jinja_env.globals["current_language"] = i18n.current_language
     app.jinja_env.globals["HOME_ENDPOINT"] = HOME_ENDPOINT
+    templating.init_app(app)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -20,6 +20,7 @@ from flask_login import current_user, logout_user, user_loaded_from_cookie, user
 from sqlalchemy.orm import Session
 
 from voucher.models import User
+from voucher.models.user import parse_session_id
 
 AUTH_AT = "auth_at"
 SEEN_AT = "seen_at"
@@ -88,12 +89,12 @@ def pending_second_factor(store: MutableMapping[str, Any], db_session: Session) 
         store.pop(PENDING, None)
         store.pop(SECRET_KEY_NAME, None)
         return None
-    user_id, _sep, version = str(pending.get("user", "")).partition(":")
-    if not user_id.isdigit():
+    parsed = parse_session_id(str(pending.get("user", "")))
+    if parsed is None:
         return None
-    user = db_session.get(User, int(user_id))
+    user = db_session.get(User, parsed[0])
     # A password change or suspension meanwhile ends the attempt too.
-    if user is None or not user.active or str(user.session_version) != version:
+    if user is None or not user.active or user.session_version != parsed[1]:
         store.pop(PENDING, None)
         return None
     return user

@@ -116,10 +116,29 @@ class User(UserMixin, CreatedAtMixin, Base):
         return f"{self.first_name} {self.last_name}"
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        """What a session keeps of its person: the id, the session version (a password
+        change raises it, ending the other sessions) and the role (what to load with them
+        on each request); read back by :func:`parse_session_id`."""
+        return f"{self.id}:{self.session_version}:{self.role.value}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role.value}>"
+
+
+def parse_session_id(value: str) -> tuple[int, int, Role | None] | None:
+    """The id, session version and role of :meth:`User.get_id` (the role is None in the
+    sessions from before it was kept), or None for anything else.
+
+    The role only chooses what is loaded with the user: access is always decided on the
+    role the database holds."""
+    parts = value.split(":")
+    if len(parts) not in (2, 3) or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    if len(parts) == 2:
+        return int(parts[0]), int(parts[1]), None
+    if parts[2] not in Role._value2member_map_:
+        return None
+    return int(parts[0]), int(parts[1]), Role(parts[2])
 
 
 @event.listens_for(User.tax_code, "set")

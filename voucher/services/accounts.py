@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from voucher.crypto import blind_index
 from voucher.models import Employment, Role, User
@@ -210,23 +210,42 @@ def find_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-def signed_in_user(session: Session, user_id: int) -> User | None:
+def signed_in_user(session: Session, user_id: int, role: Role | None = None) -> User | None:
     """The person of a session, with everything a page may need about them in one query:
-    their scope and, for workers, their declared employers and family (none for others)."""
-    return session.scalars(_signed_in_user(), {"user_id": user_id}).unique().first()
+    their scope and, for workers, their declared employers and family. ``role`` (as the
+    session knows it) picks what to load with them; if it is not theirs any more, what
+    the page needs loads on use."""
+    return session.scalars(_signed_in_user(role), {"user_id": user_id}).unique().first()
+
+
+# What each role's pages read of the signed-in person besides their own row. Staff have
+# no codice fiscale or IBAN to show: those columns are left to load on use rather than
+# decrypted on every request.
+_STAFF = (defer(User.tax_code), defer(User.iban))
+_SIGNED_IN_LOADS = {
+    Role.WORKER: (
+        joinedload(User.employments).joinedload(Employment.organisation),
+        joinedload(User.dependants),
+    ),
+    Role.OPERATOR: (joinedload(User.alliance), *_STAFF),
+    Role.NETWORK: (joinedload(User.network), *_STAFF),
+    Role.HR: (joinedload(User.organisation), *_STAFF),
+    Role.PROVIDER: (joinedload(User.organisation), *_STAFF),
+    Role.ADMIN: _STAFF,
+}
 
 
 @cache
-def _signed_in_user() -> Select:
-    # Built once: it runs on every request, where building it cost more than running it.
-    return (
-        select(User)
-        .where(User.id == bindparam("user_id"))
-        .options(
+def _signed_in_user(role: Role | None) -> Select:
+    # Built once per role: it runs on every request, where building it cost more than
+    # running it. Only the role's relationships are joined, as setting up each joined
+    # relationship's loading cost more than reading its (often empty) rows.
+    loads = _SIGNED_IN_LOADS.get(role) if role is not None else None
+    if loads is None:
+        loads = (
             joinedload(User.organisation),
             joinedload(User.alliance),
             joinedload(User.network),
-            joinedload(User.employments).joinedload(Employment.organisation),
-            joinedload(User.dependants),
+            *_SIGNED_IN_LOADS[Role.WORKER],
         )
-    )
+    return select(User).where(User.id == bindparam("user_id")).options(*loads)
