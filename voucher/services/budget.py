@@ -8,10 +8,13 @@ A CHECK constraint on the table backs this up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import BigInteger, ColumnElement, Integer, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from voucher.models import BudgetLine, LedgerEntry, LedgerKind, User
@@ -20,35 +23,102 @@ from voucher.services.errors import Conflict, ValidationFailed
 _BALANCE_COLUMNS = ("allocated_cents", "reserved_cents", "spent_cents", "paid_cents")
 
 
+@dataclass(frozen=True)
+class _Movement:
+    """One kind of movement on a budget line: the columns it changes and the guard that
+    must hold, both written in terms of the line and ``:amount``."""
+
+    kind: LedgerKind
+    values: Callable[[Any, Any], dict[str, ColumnElement[Any]]]
+    guard: Callable[[Any, Any], ColumnElement[bool]]
+    refusal: object
+
+
+_MOVEMENTS = {
+    "allocate": _Movement(
+        LedgerKind.ALLOCATE,
+        lambda line, amount: {"allocated_cents": line.allocated_cents + amount},
+        lambda line, amount: (
+            line.reserved_cents + line.spent_cents <= line.allocated_cents + amount
+        ),
+        _l("The allocation cannot go below what is already reserved and spent."),
+    ),
+    "reserve": _Movement(
+        LedgerKind.RESERVE,
+        lambda line, amount: {"reserved_cents": line.reserved_cents + amount},
+        lambda line, amount: (
+            line.reserved_cents + line.spent_cents + amount <= line.allocated_cents
+        ),
+        _l("The budget of this measure is exhausted."),
+    ),
+    "release": _Movement(
+        LedgerKind.RELEASE,
+        lambda line, amount: {"reserved_cents": line.reserved_cents - amount},
+        lambda line, amount: line.reserved_cents >= amount,
+        _l("Less than this amount is reserved on the line."),
+    ),
+    "spend": _Movement(
+        LedgerKind.SPEND,
+        lambda line, amount: {
+            "reserved_cents": line.reserved_cents - amount,
+            "spent_cents": line.spent_cents + amount,
+        },
+        lambda line, amount: line.reserved_cents >= amount,
+        _l("Less than this amount is reserved on the line."),
+    ),
+    "pay": _Movement(
+        LedgerKind.PAY,
+        lambda line, amount: {"paid_cents": line.paid_cents + amount},
+        lambda line, amount: line.paid_cents + amount <= line.spent_cents,
+        _l("More would be paid than was spent."),
+    ),
+    "return_payment": _Movement(
+        LedgerKind.PAY,
+        lambda line, amount: {"paid_cents": line.paid_cents - amount},
+        lambda line, amount: line.paid_cents >= amount,
+        _l("Less than this amount was paid from the line."),
+    ),
+}
+
+
+@cache
+def _statement(movement: str) -> Update:
+    # Built once per movement, with the line and the amount as bind parameters, as the
+    # other statements of the approval path are. A Core UPDATE of the table: _apply
+    # expires a loaded line itself.
+    line = BudgetLine.__table__.c
+    amount = bindparam("amount", type_=BigInteger)
+    rule = _MOVEMENTS[movement]
+    return (
+        update(BudgetLine.__table__)
+        .where(line.id == bindparam("line_id", type_=Integer), rule.guard(line, amount))
+        .values(**rule.values(line, amount))
+    )
+
+
 def _apply(
     session: Session,
+    movement: str,
     line_id: int,
-    kind: LedgerKind,
     amount: int,
-    values: dict[str, ColumnElement],
-    guard: ColumnElement[bool],
-    refusal: object,
     actor: User | None,
     reference: tuple[str, int | None],
-    note: str,
+    note: str = "",
+    kind: LedgerKind | None = None,
+    entry_amount: int | None = None,
 ) -> LedgerEntry:
     """Run one guarded UPDATE on a budget line and write its ledger entry, or raise Conflict."""
-    result = session.execute(
-        update(BudgetLine)
-        .where(BudgetLine.id == line_id, guard)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_statement(movement), {"line_id": line_id, "amount": amount})
     if result.rowcount != 1:
-        raise Conflict(refusal)
+        raise Conflict(_MOVEMENTS[movement].refusal)
     # The UPDATE bypassed the identity map: make a loaded line re-read its balances.
     cached = session.identity_map.get(session.identity_key(BudgetLine, line_id))
     if cached is not None:
         session.expire(cached, list(_BALANCE_COLUMNS))
     entry = LedgerEntry(
         budget_line_id=line_id,
-        kind=kind,
-        amount_cents=amount,
+        kind=kind or _MOVEMENTS[movement].kind,
+        amount_cents=amount if entry_amount is None else entry_amount,
         actor_id=actor.id if actor is not None else None,
         reference_type=reference[0],
         reference_id=reference[1],
@@ -75,19 +145,8 @@ def change_allocation(
     """Raise or lower what is allocated; never below what is already reserved and spent."""
     if not isinstance(delta, int) or delta == 0:
         raise ValidationFailed.single("amount", _l("The change must not be zero."))
-    line = BudgetLine.__table__.c
-    return _apply(
-        session,
-        line_id,
-        LedgerKind.ALLOCATE if initial else LedgerKind.ADJUST,
-        delta,
-        {"allocated_cents": line.allocated_cents + delta},
-        line.reserved_cents + line.spent_cents <= line.allocated_cents + delta,
-        _l("The allocation cannot go below what is already reserved and spent."),
-        actor,
-        ("budget_line", line_id),
-        note,
-    )
+    kind = LedgerKind.ALLOCATE if initial else LedgerKind.ADJUST
+    return _apply(session, "allocate", line_id, delta, actor, ("budget_line", line_id), note, kind)
 
 
 def reserve(
@@ -95,19 +154,7 @@ def reserve(
 ) -> LedgerEntry:
     """Reserve ``amount`` for a voucher if the line still has it, else raise Conflict."""
     _positive(amount)
-    line = BudgetLine.__table__.c
-    return _apply(
-        session,
-        line_id,
-        LedgerKind.RESERVE,
-        amount,
-        {"reserved_cents": line.reserved_cents + amount},
-        line.reserved_cents + line.spent_cents + amount <= line.allocated_cents,
-        _l("The budget of this measure is exhausted."),
-        actor,
-        reference,
-        "",
-    )
+    return _apply(session, "reserve", line_id, amount, actor, reference)
 
 
 def release(
@@ -115,19 +162,7 @@ def release(
 ) -> LedgerEntry:
     """Give back an unused reservation to the line."""
     _positive(amount)
-    line = BudgetLine.__table__.c
-    return _apply(
-        session,
-        line_id,
-        LedgerKind.RELEASE,
-        amount,
-        {"reserved_cents": line.reserved_cents - amount},
-        line.reserved_cents >= amount,
-        _l("Less than this amount is reserved on the line."),
-        actor,
-        reference,
-        "",
-    )
+    return _apply(session, "release", line_id, amount, actor, reference)
 
 
 def spend(
@@ -135,22 +170,7 @@ def spend(
 ) -> LedgerEntry:
     """Move ``amount`` from reserved to spent (an approved reimbursement)."""
     _positive(amount)
-    line = BudgetLine.__table__.c
-    return _apply(
-        session,
-        line_id,
-        LedgerKind.SPEND,
-        amount,
-        {
-            "reserved_cents": line.reserved_cents - amount,
-            "spent_cents": line.spent_cents + amount,
-        },
-        line.reserved_cents >= amount,
-        _l("Less than this amount is reserved on the line."),
-        actor,
-        reference,
-        "",
-    )
+    return _apply(session, "spend", line_id, amount, actor, reference)
 
 
 def pay(
@@ -158,19 +178,7 @@ def pay(
 ) -> LedgerEntry:
     """Record that ``amount`` of spent money has been paid out."""
     _positive(amount)
-    line = BudgetLine.__table__.c
-    return _apply(
-        session,
-        line_id,
-        LedgerKind.PAY,
-        amount,
-        {"paid_cents": line.paid_cents + amount},
-        line.paid_cents + amount <= line.spent_cents,
-        _l("More would be paid than was spent."),
-        actor,
-        reference,
-        "",
-    )
+    return _apply(session, "pay", line_id, amount, actor, reference)
 
 
 def return_payment(
@@ -178,18 +186,8 @@ def return_payment(
 ) -> LedgerEntry:
     """Record that the bank returned a paid transfer: a negative pay entry."""
     _positive(amount)
-    line = BudgetLine.__table__.c
     return _apply(
-        session,
-        line_id,
-        LedgerKind.PAY,
-        -amount,
-        {"paid_cents": line.paid_cents - amount},
-        line.paid_cents >= amount,
-        _l("Less than this amount was paid from the line."),
-        actor,
-        reference,
-        "returned",
+        session, "return_payment", line_id, amount, actor, reference, "returned", None, -amount
     )
 
 
