@@ -75,3 +75,17 @@ def test_security_headers(client):
     response = client.get("/")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_connections_are_pinged_only_on_a_database_server(monkeypatch, tmp_path):
+    """A server may drop a pooled connection (restart, failover): it is checked before use.
+    A SQLite file cannot drop one, so no request pays for a ping there."""
+    from voucher.config import load_config
+
+    monkeypatch.setenv("VOUCHER_ENV", "dev")
+    monkeypatch.delenv("VOUCHER_DATABASE_URL", raising=False)
+    sqlite = load_config(str(tmp_path))["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert "pool_pre_ping" not in sqlite and sqlite["hide_parameters"] is True
+    monkeypatch.setenv("VOUCHER_DATABASE_URL", "postgresql+psycopg://db.example/voucher")
+    server = load_config(str(tmp_path))["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert server == {"hide_parameters": True, "pool_pre_ping": True}

@@ -46,7 +46,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": os.environ.get("VOUCHER_DATABASE_URL", default_db),
         # hide_parameters: a SQL error or debug log never prints the values (tax codes, IBANs).
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        # pool_pre_ping (server databases only, below): a connection the server dropped is
+        # replaced before a request uses it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         # Cookies: never readable from JavaScript, not sent on cross-site POSTs, and only
         # over HTTPS in production.
         "SESSION_COOKIE_HTTPONLY": True,
@@ -135,4 +137,13 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     }
     config.update(overrides)
+    if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides and not str(
+        config["SQLALCHEMY_DATABASE_URI"]
+    ).startswith("sqlite"):
+        # A SQLite file cannot drop a connection: pinging it would only cost every request
+        # a statement.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **config["SQLALCHEMY_ENGINE_OPTIONS"],
+            "pool_pre_ping": True,
+        }
     return config
