@@ -15,6 +15,8 @@ from sqlalchemy import select
 from bench import seed
 from voucher.models import Claim, ClaimStatus, User
 
+N_WORKERS, N_CLAIMS = 1_000, 10_000
+
 
 def _digest(db) -> str:
     rows = db.execute(
@@ -57,3 +59,37 @@ def test_seeding_is_deterministic(app, db):
     seed.grow(db, seed.build(db, workers=10), 50)
     db.commit()
     assert _digest(db) == first
+
+
+def test_postgresql_plans_the_queue_once(db):
+    """On the benchmark's data, the review queue runs on a plan PostgreSQL made once (a
+    generic plan of the prepared statement), not on one made afresh for every visit: its
+    LIMIT and OFFSET are written into its text (``paging.inline_integer``). Sent as
+    parameters, they made PostgreSQL plan the queue on every run here."""
+    from sqlalchemy import text
+
+    from voucher.models import Role
+    from voucher.services import review
+
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    world = seed.build(db, workers=N_WORKERS)
+    seed.grow(db, world, N_CLAIMS)
+    db.commit()
+    db.execute(text("ANALYZE"))
+    db.commit()
+    operator = db.scalar(select(User).where(User.role == Role.OPERATOR))
+    # psycopg prepares a statement at its fifth run; PostgreSQL then makes five custom plans
+    # before it weighs the generic one.
+    for _ in range(15):
+        assert len(review.queue_page(db, operator, 1, 50).items) == 50
+    plans = db.execute(
+        text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%UNION ALL%'"
+        )
+    ).all()
+    assert len(plans) == 1, plans
+    generic, custom = plans[0]
+    assert generic > 0, f"{custom} custom plans, no generic one"
+    db.rollback()

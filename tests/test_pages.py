@@ -170,3 +170,49 @@ def test_counts_are_capped(app, db):
     small = paging.paginate(db, select(Notification).where(Notification.id <= 3), 1, 50)
     assert (small.total_label, small.pages, small.has_next) == ("3", 1, False)
     assert paging.paginate(db, stmt.where(Notification.id < 0), 1, 50).total_label == "0"
+
+
+def _queue_with_claims(db, count: int) -> User:
+    """An operator whose queue holds ``count`` submitted claims (read back detached)."""
+    from voucher.models import Role
+
+    operator = factories.user(db, Role.OPERATOR)
+    voucher = factories.voucher(
+        db, meas=factories.measure(db, factories.project(db, operator.alliance))
+    )
+    db.add_all(
+        Claim(voucher=voucher, worker=voucher.worker, status=ClaimStatus.SUBMITTED)
+        for _ in range(count)
+    )
+    db.commit()
+    operator_id = operator.id
+    db.expunge_all()
+    return db.get(User, operator_id)
+
+
+def test_the_queue_writes_its_limits_into_its_text(db):
+    """LIMIT and OFFSET are part of the queue statement's text, not parameters: the text of
+    a page is the same for every operator, and PostgreSQL can plan it once (see
+    ``paging.inline_integer``)."""
+    from sqlalchemy import event
+
+    from voucher.services import review
+
+    reader = _queue_with_claims(db, 3)
+    sent: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, many):
+        sent.append(statement)
+
+    event.listen(db.get_bind(), "before_cursor_execute", capture)
+    try:
+        first = review.queue_page(db, reader, 1, 2)
+        second = review.queue_page(db, reader, 2, 2)
+    finally:
+        event.remove(db.get_bind(), "before_cursor_execute", capture)
+    assert (len(first.items), len(second.items), first.total) == (2, 1, 3)
+    page_one, page_two = sent
+    # The page's LIMIT and OFFSET, each half's reach (page x size) and the count's cap.
+    assert "LIMIT 2 OFFSET 0" in page_one and "LIMIT 2 OFFSET 2" in page_two
+    assert "LIMIT 4 " in page_two.replace(")", " ")
+    assert f"LIMIT {paging.COUNT_CAP + 1}" in page_one

@@ -285,7 +285,7 @@ def _queue_statements(role: Role, by_measure: bool, by_status: bool) -> tuple[Se
         )
     if by_status:
         base = base.where(Claim.status == bindparam("status", type_=Claim.status.type))
-    reach = bindparam("reach", type_=Integer)
+    reach = paging.inline_integer("reach")
 
     # Each half carries the columns the list shows: joining the hundred ranked ids back to
     # the claims made PostgreSQL hash them against a full scan of the table (2 ms at
