@@ -12,7 +12,7 @@ its ``public`` schema is dropped and rebuilt):
 3. measure the worker dashboard, the operator queue and a claim's detail page at 1 and
    16 connections (requests/s, p50, p99, ratio to bare Flask, SQL statements per page),
    then at the last stage the claim approval POST at 16 connections, and check that no
-   money was overspent;
+   money was overspent, and two reference pages that are not judged (``REFERENCES``);
 4. score the worker dashboard and the login page with Lighthouse (mobile), if installed.
 
 Results: ``bench/results/<time>-<mode>.json`` and ``.md`` (also printed). Exit status 1
@@ -51,6 +51,11 @@ VENV_BIN = Path(sys.executable).parent
 SECRET_KEY = "bench-secret-key"  # noqa: S105 - a throw-away benchmark database
 PAGES = ["worker_dashboard", "operator_queue", "claim_detail"]
 LIST_PAGES = ["worker_dashboard", "operator_queue"]
+# Not judged, measured at the last stage to read the ratios by: the privacy notice is static
+# text in the layout, so anonymous it costs what Flask, the app's hooks and the layout cost,
+# and signed in (as the benchmarked worker) it adds the session, the person and their menu:
+# the most any signed-in page of this app can score, before reading anything of its own.
+REFERENCES = {"static_page_anonymous": "/privacy", "static_page_signed_in": "/privacy"}
 MODES = {
     "quick": {"workers": 1_000, "stages": [1_000, 10_000]},
     "full": {"workers": 50_000, "stages": [1_000, 100_000, 500_000]},
@@ -317,6 +322,11 @@ def _cookie(headers: list[str]) -> str:
     return "; ".join(h.split(";", 1)[0] for h in headers)
 
 
+def _cookie_header(cookie: str | None) -> dict[str, str]:
+    """The request's Cookie header; none for an anonymous visitor."""
+    return {"Cookie": cookie} if cookie else {}
+
+
 def page_token(base: str, path: str, cookie: str, field: str) -> tuple[str, str]:
     """A form's CSRF token on ``path``, and the session cookie that goes with it (the page
     may have put the token's secret in the session, and so sent a new cookie)."""
@@ -330,10 +340,10 @@ def page_token(base: str, path: str, cookie: str, field: str) -> tuple[str, str]
     return html.unescape(match.group(1)), cookie
 
 
-def preflight(url: str, cookie: str) -> None:
+def preflight(url: str, cookie: str | None) -> None:
     """The page answers 200 to this session (wrk would count a redirect to the login page
     as a success)."""
-    request = urllib.request.Request(url, headers={"Cookie": cookie})  # noqa: S310
+    request = urllib.request.Request(url, headers=_cookie_header(cookie))  # noqa: S310
     opener = urllib.request.build_opener(_NoRedirect)
     try:
         status = opener.open(request, timeout=20).status
@@ -382,14 +392,18 @@ def measure_pages(
     app_server: Server,
     bare: Server,
     paths: dict[str, str],
-    cookies: dict[str, str],
+    cookies: dict[str, str | None],
     seconds: float,
     repeats: int,
 ) -> dict[str, dict[str, Any]]:
-    """Each page at 1 and 16 connections, alternating app and bare runs."""
+    """Each page at 1 and 16 connections, alternating app and bare runs (a page without a
+    cookie is measured as an anonymous visitor's)."""
     out: dict[str, dict[str, Any]] = {}
     for page, path in paths.items():
-        headers = [*BROWSER_HEADERS, f"Cookie: {cookies[page]}"]
+        headers = [
+            *BROWSER_HEADERS,
+            *(f"{k}: {v}" for k, v in _cookie_header(cookies[page]).items()),
+        ]
         preflight(app_server.base + path, cookies[page])
         # Warm up: templates compiled, pools filled, the database's pages in memory.
         wrk(app_server.base + path, 4, 1, headers, BENCH / "report.lua")
@@ -533,6 +547,7 @@ def run_backend(
     queue = f"voucher-bench-{os.getpid()}"
     stages: list[dict[str, Any]] = []
     approvals: dict[str, Any] = {}
+    references: dict[str, Any] = {}
     scores: dict[str, Any] = {}
     for number, claims in enumerate(config["stages"]):
         started = time.monotonic()
@@ -558,6 +573,14 @@ def run_backend(
                 pages[page]["queries"] = count
             stages.append({"claims": claims, "pages": pages})
             if last:
+                references = measure_pages(
+                    app_server,
+                    bare,
+                    REFERENCES,
+                    {"static_page_anonymous": None, "static_page_signed_in": worker_cookie},
+                    seconds,
+                    repeats,
+                )
                 # Enough distinct claims for the fastest plausible run, and then some.
                 ids = approvable(app, world, 6_000 if mode == "quick" else 20_000)
                 approvals = measure_approvals(app_server, bare, ids, seconds, results)
@@ -583,6 +606,7 @@ def run_backend(
         "stages": stages,
         "growth": {"from": stages[0]["claims"], "to": stages[-1]["claims"], "p50_ratio": growth},
         "approve": approvals,
+        "references": references,
         "lighthouse": scores,
     }
 
@@ -657,6 +681,24 @@ def markdown(results: dict[str, Any]) -> str:
                         f"| {stage['claims']:,} | {page} | {conns} | {f['rps']:.0f} | "
                         f"{f['bare_rps']:.0f} | {f['ratio']:.3f} | {f['p50_ms']:.2f} | "
                         f"{f['p99_ms']:.2f} | {stage['pages'][page]['queries']} |"
+                    )
+        references = data.get("references") or {}
+        if references:
+            lines += [
+                "",
+                f"Not judged, at {data['stages'][-1]['claims']:,} claims: the privacy notice "
+                "(static text in the layout), anonymous and signed in as the worker. No "
+                "signed-in page can score above the second.",
+                "",
+                "| reference | conns | req/s | bare req/s | ratio | p50 ms | p99 ms |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            ]
+            for page, by_conns in references.items():
+                for conns in ("1", "16"):
+                    f = by_conns[conns]
+                    lines.append(
+                        f"| {page} | {conns} | {f['rps']:.0f} | {f['bare_rps']:.0f} | "
+                        f"{f['ratio']:.3f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} |"
                     )
         growth = data["growth"]
         lines += [
