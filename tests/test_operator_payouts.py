@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -22,6 +22,7 @@ from voucher.models import (
     PayoutStatus,
     Role,
 )
+from voucher.services.employment import today as programme_today
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +52,10 @@ def operator(world, login_as):
 def build(client, project, claims_) -> int:
     response = client.post(
         f"/operator/projects/{project.id}/payouts/new",
-        data={"claim": [str(c.id) for c in claims_], "execution_date": date.today().isoformat()},
+        data={
+            "claim": [str(c.id) for c in claims_],
+            "execution_date": programme_today().isoformat(),
+        },
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
@@ -88,7 +92,7 @@ def test_operator_builds_downloads_and_executes_a_payout(client, db, world, oper
     response = client.post(
         f"/operator/payouts/{payout_id}/execute",
         data={
-            "execute-executed_on": date.today().isoformat(),
+            "execute-executed_on": programme_today().isoformat(),
             "execute-bank_reference": "CRO 998877",
             "failed": [str(rejected.id)],
             f"reason-{rejected.id}": "IBAN inesistente",
@@ -103,7 +107,7 @@ def test_operator_builds_downloads_and_executes_a_payout(client, db, world, oper
     # Posting the execution again changes nothing.
     again = client.post(
         f"/operator/payouts/{payout_id}/execute",
-        data={"execute-executed_on": date.today().isoformat(), "execute-bank_reference": "x"},
+        data={"execute-executed_on": programme_today().isoformat(), "execute-bank_reference": "x"},
     )
     assert again.status_code == 409
     assert pay_entries(db, db.get(Claim, first.id)) == [120_00]
@@ -131,14 +135,14 @@ def test_bad_input_is_explained_and_kept(client, db, world, operator):
     assert 'value="2020-01-01"' in text
     none = client.post(
         f"/operator/projects/{project.id}/payouts/new",
-        data={"execution_date": date.today().isoformat()},
+        data={"execution_date": programme_today().isoformat()},
         headers={"Accept-Language": "en"},
     )
     assert none.status_code == 400 and "at least one request" in none.get_data(as_text=True)
     assert db.scalar(select(Payout.id)) is None
 
     payout_id = build(client, project, [first])
-    future = (date.today() + timedelta(days=3)).isoformat()
+    future = (programme_today() + timedelta(days=3)).isoformat()
     response = client.post(
         f"/operator/payouts/{payout_id}/execute",
         data={"execute-executed_on": future, "execute-bank_reference": ""},
@@ -229,7 +233,7 @@ def test_worker_sees_the_payment_and_a_failure(client, db, auth, world, operator
     client.post(
         f"/operator/payouts/{payout_id}/execute",
         data={
-            "execute-executed_on": date.today().isoformat(),
+            "execute-executed_on": programme_today().isoformat(),
             "execute-bank_reference": "CRO 1",
             "failed": [str(rejected.id)],
             f"reason-{rejected.id}": "IBAN inesistente",
