@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 
 import pytest
 from flask import Flask
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests import pages
 from voucher.extensions import db as _db
+from voucher.services import clock
 
 
 @dataclass
@@ -89,7 +89,7 @@ def load_demo_site(session: Session, app: Flask) -> DemoSite:
                     candidate,
                     dependant=None,
                     amount_requested_cents=100_00,
-                    today=date.today(),
+                    today=clock.today(),
                 )
         except ServiceError:
             continue  # not open to this worker: try the next one

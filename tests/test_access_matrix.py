@@ -24,7 +24,7 @@ from tests import factories
 from tests.test_payouts import DEBTOR_IBAN, approved_claim
 from tests.test_review import submitted_claim
 from voucher.models import Base, Role, User
-from voucher.services import payouts
+from voucher.services import clock, payouts
 
 # Endpoints anyone may use, and why.
 PUBLIC = {
@@ -83,7 +83,7 @@ def _tenant_a(db: Session, folder) -> tuple[dict[str, int], dict[Role, User]]:
     dependant = factories.child(db, worker)
     paid = approved_claim(db, folder, meas=measure)
     operator = factories.user(db, Role.OPERATOR, all_=alliance)
-    payout = payouts.create(db, project, operator, [paid.id], date(2099, 1, 1), date.today())
+    payout = payouts.create(db, project, operator, [paid.id], date(2099, 1, 1), clock.today())
     booking, statement = _time_saving(db, worker, voucher, alliance, alliance.partners[-1])
     people = {
         Role.WORKER: worker,

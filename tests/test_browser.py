@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
 
 import pytest
 from PIL import Image
@@ -27,7 +26,7 @@ from voucher.models import (
     OutboxEmail,
     User,
 )
-from voucher.services import applications
+from voucher.services import applications, clock
 
 # The browser journey is about the pages: it runs once, on SQLite.
 pytestmark = [
@@ -132,9 +131,9 @@ def test_worker_journey_on_a_phone(app, db, live_server, browser, tmp_path):
     worker = db.query(User).filter_by(email="giulia.bianchi@example.org").one()
     employment = db.query(Employment).filter_by(worker_id=worker.id).one()
     employment.status = EmploymentStatus.CONFIRMED
-    applications.employment_confirmed(db, employment, today=date.today())
+    applications.employment_confirmed(db, employment, today=clock.today())
     application = db.query(Application).filter_by(worker_id=worker.id).one()
-    voucher = applications.approve(db, application, None, today=date.today())
+    voucher = applications.approve(db, application, None, today=clock.today())
     db.commit()
 
     # Photograph a receipt and ask for the reimbursement.
@@ -149,7 +148,7 @@ def test_worker_journey_on_a_phone(app, db, live_server, browser, tmp_path):
     page.fill("#supplier_name", "Asilo nido Il Girasole")
     page.fill("#supplier_vat", factories.vat())
     page.fill("#document_number", "FT-2026-118")
-    page.fill("#issued_on", date.today().isoformat())
+    page.fill("#issued_on", clock.today().isoformat())
     page.fill("#amount_cents", "250,00")
     click_and_wait(page, "form[enctype='multipart/form-data'] button[type=submit]")
     fits_the_screen()

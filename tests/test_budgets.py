@@ -6,7 +6,7 @@ operator's pages through the HTTP client, and who may not use them.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from flask_babel import force_locale
@@ -31,7 +31,7 @@ from voucher.models import (
     Role,
 )
 from voucher.models.base import utcnow
-from voucher.services import budget, budgets
+from voucher.services import budget, budgets, clock
 from voucher.services.errors import ValidationFailed
 
 S = ApplicationStatus
@@ -212,17 +212,17 @@ def test_raising_a_first_come_allocation_moves_the_waiting_list_in_order(db, pro
 def test_window_within_the_project_period(db, source):
     project = source.project
     with pytest.raises(ValidationFailed) as excinfo:
-        budgets.set_window(db, source, None, project.starts_on - timedelta(days=1), date.today())
+        budgets.set_window(db, source, None, project.starts_on - timedelta(days=1), clock.today())
     assert "opens_on" in excinfo.value.errors
     with pytest.raises(ValidationFailed) as excinfo:
-        budgets.set_window(db, source, None, date.today(), date.today() - timedelta(days=1))
+        budgets.set_window(db, source, None, clock.today(), clock.today() - timedelta(days=1))
     assert "closes_on" in excinfo.value.errors
-    yesterday = date.today() - timedelta(days=1)
+    yesterday = clock.today() - timedelta(days=1)
     budgets.set_window(db, source, None, project.starts_on, yesterday)
     db.commit()
     db.refresh(source)
     assert (source.opens_on, source.closes_on) == (project.starts_on, yesterday)
-    assert not source.is_open_on(date.today())
+    assert not source.is_open_on(clock.today())
     event = db.scalars(select(AuditEvent).where(AuditEvent.action == "measure.window")).one()
     assert event.details["after"] == [project.starts_on.isoformat(), yesterday.isoformat()]
 
@@ -319,7 +319,7 @@ def test_move_through_the_page(client, db, source, target, operator):
 
 
 def test_window_and_four_eyes_through_the_page(client, db, source, operator):
-    today = date.today()
+    today = clock.today()
     response = client.post(
         f"/operator/measures/{source.id}/window",
         data={"window-opens_on": today.isoformat(), "window-closes_on": today.isoformat()},

@@ -39,11 +39,11 @@ from voucher.models import (
     VoucherStatus,
 )
 from voucher.models.base import utcnow
-from voucher.services import applications, budget, expiry, waitlist
+from voucher.services import applications, budget, clock, expiry, waitlist
 from voucher.services.errors import IllegalTransition, ValidationFailed
 
 S = ApplicationStatus
-TODAY = date.today()
+TODAY = clock.today()
 ENDED = TODAY - timedelta(days=1)
 
 

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,7 @@ from tests.test_review import alliance_of, balanced, operator_of, reload, submit
 from voucher import create_app
 from voucher.extensions import db as _db
 from voucher.models import Base, BudgetLine, Claim, ClaimStatus, Receipt, Role, Voucher
-from voucher.services import budget, review
+from voucher.services import budget, clock, review
 
 UNAVAILABLE = "Service temporarily unavailable"
 NO_DATABASE = "We cannot reach our database at the moment. Nothing was changed"
@@ -292,8 +292,8 @@ def draft_claim(client, db, login_as) -> Claim:
     english(client)
     worker = login_as(Role.WORKER)
     voucher = factories.voucher(db, worker=worker)
-    voucher.valid_from = date.today() - timedelta(days=365)
-    voucher.valid_until = date.today() + timedelta(days=365)
+    voucher.valid_from = clock.today() - timedelta(days=365)
+    voucher.valid_until = clock.today() + timedelta(days=365)
     db.commit()
     assert client.post(f"/worker/vouchers/{voucher.id}/claims").status_code == 302
     db.rollback()
@@ -306,7 +306,7 @@ def post_receipt(client, claim_id: int, data: bytes, filename: str = "scontrino.
         "supplier_name": "Ludoteca Arcobaleno",
         "supplier_vat": factories.vat(4242),
         "document_number": "FT 12/2026",
-        "issued_on": (date.today() - timedelta(days=3)).isoformat(),
+        "issued_on": (clock.today() - timedelta(days=3)).isoformat(),
         "amount_cents": "80,00",
         "file": FileStorage(io.BytesIO(data), filename=filename),
     }

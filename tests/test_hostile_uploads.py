@@ -14,7 +14,7 @@ import re
 import time
 import tracemalloc
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ from tests import factories
 from tests.hostile_corpus import CORPUS, HTTP_SUBSET, LIMIT, NAME_CASES, Hostile, photo
 from voucher import create_app
 from voucher.models import Claim, ClaimStatus, Receipt, Role
-from voucher.services import uploads
+from voucher.services import clock, uploads
 from voucher.services.errors import ValidationFailed
 
 MB = 1024 * 1024
@@ -312,8 +312,8 @@ def draft_claim(client, db, login_as) -> Claim:
     client.get("/?lang=en")
     worker = login_as(Role.WORKER)
     voucher = factories.voucher(db, worker=worker)
-    voucher.valid_from = date.today() - timedelta(days=365)
-    voucher.valid_until = date.today() + timedelta(days=365)
+    voucher.valid_from = clock.today() - timedelta(days=365)
+    voucher.valid_until = clock.today() + timedelta(days=365)
     db.commit()
     response = client.post(f"/worker/vouchers/{voucher.id}/claims")
     assert response.status_code == 302
@@ -327,7 +327,7 @@ def post_receipt(client, claim_id: int, data: bytes, filename: str):
         "supplier_name": "Farmacia Rossi",
         "supplier_vat": factories.vat(4242),
         "document_number": "FT 9/2026",
-        "issued_on": (date.today() - timedelta(days=5)).isoformat(),
+        "issued_on": (clock.today() - timedelta(days=5)).isoformat(),
         "amount_cents": "45,90",
         "file": FileStorage(io.BytesIO(data), filename=filename),
     }

@@ -31,12 +31,12 @@ from voucher.models import (
     Role,
     User,
 )
-from voucher.services import applications, budget, claims, hr
+from voucher.services import applications, budget, claims, clock, hr
 from voucher.services.errors import IllegalTransition, ValidationFailed
 
 E = EmploymentStatus
 A = ApplicationStatus
-TODAY = date.today()
+TODAY = clock.today()
 
 
 # --- helpers ----------------------------------------------------------------------------

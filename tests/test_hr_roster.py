@@ -22,11 +22,11 @@ from voucher.models import (
     OrganisationKind,
     Role,
 )
-from voucher.services import applications, budget, hr
+from voucher.services import applications, budget, clock, hr
 from voucher.services.errors import IllegalTransition, ValidationFailed
 
 E = EmploymentStatus
-TODAY = date.today()
+TODAY = clock.today()
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ back after a rollback, so a view that forgot to commit, or wrote despite an erro
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask_babel import force_locale
@@ -37,7 +37,7 @@ from voucher.models import (
     VoucherStatus,
 )
 from voucher.models.base import utcnow
-from voucher.services import applications, budget, structure
+from voucher.services import applications, budget, clock, structure
 from voucher.services.errors import IllegalTransition
 
 S = ApplicationStatus
@@ -48,7 +48,7 @@ S = ApplicationStatus
 
 def running_project(db, alliance: Alliance | None = None, total_cents: int = 100_000_00):
     """A project running today, of ``alliance`` (a new one if not given)."""
-    today = date.today()
+    today = clock.today()
     regional = total_cents * 70 // 100
     return structure.save_project(
         db,
@@ -72,7 +72,7 @@ def open_measure(
     title: str | None = None,
 ) -> Measure:
     """A family-voucher measure of ``project``, open for applications today."""
-    today = date.today()
+    today = clock.today()
     return structure.save_measure(
         db,
         None,
@@ -327,7 +327,7 @@ def test_detail_shows_the_request_the_checks_and_no_certificate(client, db, meas
         kind=DependantKind.DISABLED_RELATIVE,
         first_name="Ada",
         last_name="Bianchi",
-        birth_date=date.today().replace(year=date.today().year - 71) - timedelta(days=1),
+        birth_date=clock.today().replace(year=clock.today().year - 71) - timedelta(days=1),
         has_disability=True,
         certificate_key="secret-certificate-key",
         certificate_content_type="application/pdf",

@@ -22,7 +22,7 @@ from voucher.models import (
     PayoutStatus,
     Role,
 )
-from voucher.services.employment import today as programme_today
+from voucher.services.clock import today as programme_today
 
 
 @pytest.fixture(autouse=True)

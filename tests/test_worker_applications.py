@@ -8,7 +8,7 @@ fails here. Pages are in English so texts are stable.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -26,7 +26,7 @@ from voucher.models import (
     Role,
     User,
 )
-from voucher.services import applications, structure
+from voucher.services import applications, clock, structure
 
 S = ApplicationStatus
 
@@ -36,7 +36,7 @@ S = ApplicationStatus
 
 def current_measure(db, proj=None, **overrides) -> Measure:
     """A measure of a project running today, open for applications today."""
-    today = date.today()
+    today = clock.today()
     if proj is None:
         proj = structure.save_project(
             db,
@@ -128,7 +128,7 @@ def test_measures_page_explains_usable_measures_then_the_others(client, db, work
         db,
         measure.project,
         title="Summer camp later",
-        opens_on=date.today() + timedelta(days=10),
+        opens_on=clock.today() + timedelta(days=10),
     )
     other = current_measure(db, title="Other alliance measure")
     db.commit()
@@ -436,7 +436,7 @@ def test_pages_fit_a_phone_screen(db, live_server, browser):
         cap_per_voucher_cents=2_000_00,
         cap_per_worker_year_cents=None,
     )
-    current_measure(db, title="Misura non ancora aperta", opens_on=date.today() + timedelta(10))
+    current_measure(db, title="Misura non ancora aperta", opens_on=clock.today() + timedelta(10))
     employ(db, worker, m)
     child = factories.child(db, worker)
     draft = applications.start(
@@ -470,3 +470,41 @@ def test_pages_fit_a_phone_screen(db, live_server, browser):
             assert heights and all(h >= 44 for h in heights), (path, heights)
     finally:
         page.close()
+
+
+class _FrozenClock:
+    """``datetime`` for voucher.services.clock, stopped at one moment (given in UTC)."""
+
+    def __init__(self, moment):
+        self.moment = moment
+
+    def now(self, tz=None):
+        return self.moment.astimezone(tz)
+
+
+@pytest.mark.parametrize(
+    ("utc_time", "italian_day_open"),
+    [
+        # 23:30 in Italy on the closing day (summer time, UTC+2): still open.
+        ((21, 30), True),
+        # 00:30 in Italy the day after, while a server on UTC is still on the closing day.
+        ((22, 30), False),
+    ],
+)
+def test_a_call_closes_at_midnight_in_italy_whatever_the_servers_clock(
+    client, db, worker, monkeypatch, utc_time, italian_day_open
+):
+    closing_day = date(2026, 7, 15)
+    moment = datetime(2026, 7, 15, *utc_time, tzinfo=UTC)
+    monkeypatch.setattr(clock, "datetime", _FrozenClock(moment))
+    m = current_measure(db, opens_on=closing_day - timedelta(days=30), closes_on=closing_day)
+    employ(db, worker, m)
+    db.commit()
+    response = client.get(new_url(m), follow_redirects=True)
+    page = response.get_data(as_text=True)
+    if italian_day_open:
+        assert response.request.path == "/worker/applications/new"
+        assert "Applications closed" not in page
+    else:
+        assert response.request.path == "/worker/measures"
+        assert "Applications closed on July 15, 2026." in page

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import random
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 
 from tests import factories
 from voucher.models import AuditEvent, Claim, ClaimStatus, Receipt, Role, Voucher
-from voucher.services import uploads
+from voucher.services import clock, uploads
 
 # --- helpers and fixtures ---------------------------------------------------------------
 
-ISSUED_ON = (date.today() - timedelta(days=10)).isoformat()
+ISSUED_ON = (clock.today() - timedelta(days=10)).isoformat()
 
 
 def jpeg_bytes(size: tuple[int, int] = (120, 90), noise: bool = False) -> bytes:
@@ -93,8 +93,8 @@ def measure_in(db, programme=None):
 def usable_voucher(db, worker, meas=None, amount_cents: int = 500_00) -> Voucher:
     """A voucher valid for a year either side of the real today (the views use the clock)."""
     v = factories.voucher(db, worker=worker, meas=meas, amount_cents=amount_cents)
-    v.valid_from = date.today() - timedelta(days=365)
-    v.valid_until = date.today() + timedelta(days=365)
+    v.valid_from = clock.today() - timedelta(days=365)
+    v.valid_until = clock.today() + timedelta(days=365)
     return v
 
 
@@ -180,7 +180,7 @@ def test_new_request_opens_a_draft_once(client, db, voucher, claim_id):
 
 def test_voucher_of_an_ended_employment_takes_no_new_request(client, db, voucher):
     job = factories.employment(db, voucher.worker, factories.organisation(db))
-    job.ends_on = date.today() - timedelta(days=2)
+    job.ends_on = clock.today() - timedelta(days=2)
     voucher.application.employment = job
     db.commit()
     html = text(client.get(f"/worker/vouchers/{voucher.id}"))
@@ -382,7 +382,7 @@ def test_no_file_chosen_keeps_the_form(client, db, claim_id, folder):
 def test_wrong_details_are_shown_next_to_their_field_and_nothing_is_stored(
     client, db, claim_id, folder
 ):
-    future = (date.today() + timedelta(days=3)).isoformat()
+    future = (clock.today() + timedelta(days=3)).isoformat()
     response = upload(client, claim_id, supplier_vat="12345678901", issued_on=future)
     assert response.status_code == 200
     html = text(response)

@@ -23,7 +23,7 @@ from voucher.models import (
     User,
 )
 from voucher.services import family as family_service
-from voucher.services.employment import today
+from voucher.services.clock import today
 from voucher.services.errors import ValidationFailed
 
 ON = date(2026, 6, 15)

@@ -3,12 +3,13 @@ jobs) and ``expire`` (cron)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import click
 from flask import Flask
 
 from voucher.extensions import db
+from voucher.services import clock
 
 
 def register_commands(app: Flask) -> None:
@@ -89,7 +90,7 @@ def register_commands(app: Flask) -> None:
         """
         from voucher.services import expiry
 
-        day = today.date() if today is not None else date.today()
+        day = today.date() if today is not None else clock.today()
         result = expiry.expire_vouchers(db.session, day)
         db.session.commit()
         click.echo(
@@ -110,7 +111,7 @@ def register_commands(app: Flask) -> None:
         """Pseudonymise the closed accounts whose retention period has ended (for cron)."""
         from voucher.services import privacy
 
-        day = today.date() if today is not None else date.today()
+        day = today.date() if today is not None else clock.today()
         count = privacy.purge_due(db.session, day, app.config["UPLOAD_FOLDER"])
         db.session.commit()
         click.echo(f"Accounts pseudonymised after their retention period: {count}.")

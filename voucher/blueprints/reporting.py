@@ -32,7 +32,7 @@ from voucher.extensions import db
 from voucher.i18n import format_money
 from voucher.models import Project
 from voucher.services import audit, charts, exports, indicators, reports
-from voucher.services.employment import today
+from voucher.services.clock import today
 from voucher.services.labels import MEASURE_KIND_LABELS
 from voucher.services.review import STATUS_LABELS as CLAIM_STATUS_LABELS
 

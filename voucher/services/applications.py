@@ -36,7 +36,7 @@ from voucher.models import (
     Voucher,
 )
 from voucher.models.base import utcnow
-from voucher.services import audit, budget, eligibility
+from voucher.services import audit, budget, clock, eligibility
 from voucher.services.errors import Conflict, IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
 from voucher.services.transitions import move_status, require_status
@@ -106,7 +106,7 @@ def start(
     today: date | None = None,
 ) -> Application:
     """Create a draft application after checking the worker may apply and the answers."""
-    today = today or date.today()
+    today = today or clock.today()
     option = eligibility.check_can_apply(session, worker, measure, today)
     notes = (notes or "").strip()
     _validate(
@@ -153,7 +153,7 @@ def update_draft(
                 status=STATUS_LABELS[application.status],
             )
         )
-    today = today or date.today()
+    today = today or clock.today()
     worker, measure = application.worker, application.measure
     option = eligibility.check_can_apply(session, worker, measure, today)
     notes = (notes or "").strip()
@@ -189,7 +189,7 @@ def submit(
 ) -> Application:
     """Send a draft: to review, or to wait for HR; first-come measures decide at once."""
     require_status(application, (S.DRAFT,), _l("Only a draft can be sent."))
-    today = today or date.today()
+    today = today or clock.today()
     worker, measure = application.worker, application.measure
     option = eligibility.check_can_apply(session, worker, measure, today)
     _validate(
@@ -253,7 +253,7 @@ def approve(
             status=STATUS_LABELS[application.status],
         ),
     )
-    today = today or date.today()
+    today = today or clock.today()
     measure, worker = application.measure, application.worker
     amount = application.amount_requested_cents if amount_cents is None else amount_cents
     if not isinstance(amount, int) or amount <= 0:
@@ -405,7 +405,7 @@ def employment_confirmed(
     """After HR confirms ``employment``, send on the worker's applications that waited for it."""
     if employment.status is not EmploymentStatus.CONFIRMED:
         return []
-    today = today or date.today()
+    today = today or clock.today()
     waiting = session.scalars(
         select(Application)
         .where(

@@ -35,7 +35,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import LazyString, format_date, format_datetime
 from flask_babel import gettext as _
@@ -73,6 +72,7 @@ from voucher.models import (
 from voucher.models.base import utcnow
 from voucher.services import audit, budget, claims, expiry, waitlist
 from voucher.services.access import visible
+from voucher.services.clock import ROME
 from voucher.services.errors import Conflict, IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
 from voucher.services.payments import CHECKOUT_MINUTES, PaymentError, PaymentGateway
@@ -80,7 +80,6 @@ from voucher.services.transitions import compare_and_set, require_status
 
 B = BookingStatus
 P = PaymentStatus
-ROME = ZoneInfo("Europe/Rome")
 
 # Which measures pay for which services: coworking desks come from coworking measures,
 # everything else from time-saving ones.

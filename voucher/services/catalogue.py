@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, exists, select
@@ -19,9 +18,9 @@ from sqlalchemy.orm import Session, selectinload
 from voucher.models import Booking, Role, Service, ServiceKind, ServiceUnit, Slot, User
 from voucher.services import audit
 from voucher.services.access import visible
+from voucher.services.clock import ROME
 from voucher.services.errors import IllegalTransition, ValidationFailed
 
-ROME = ZoneInfo("Europe/Rome")
 MAX_PRICE_CENTS = 10_000_00
 MAX_MINUTES_SAVED = 24 * 60
 MAX_CANCELLATION_HOURS = 30 * 24

@@ -61,6 +61,7 @@ from voucher.services import (
     bookings,
     catalogue,
     claims,
+    clock,
     payouts,
     review,
     structure,
@@ -1430,7 +1431,7 @@ def _sent_claim(
 
 def _load_activity(session: Session, tally: Tally, users: dict[str, User]) -> None:
     """Applications (and a claim) made through the real services, as the workers would."""
-    today = date.today()
+    today = clock.today()
     for email, (title, for_child, euros, with_claim) in ACTIVITY.items():
         worker = users[email]
         measure = session.scalars(select(Measure).where(Measure.title == title)).one()
@@ -1483,7 +1484,7 @@ def _load_payout(session: Session, tally: Tally, users: dict[str, User]) -> None
     project = voucher.measure.project
     if tally.find(session, "payout", select(Payout).where(Payout.project_id == project.id)):
         return
-    today = date.today()
+    today = clock.today()
     claim = _sent_claim(session, worker, voucher, PAID_RECEIPT, today)
     review.approve(session, claim, operator, today=today)
     payout = payouts.create(session, project, operator, [claim.id], today, today)

@@ -32,6 +32,7 @@ from voucher.models import (
     Voucher,
     VoucherStatus,
 )
+from voucher.services import clock
 from voucher.services.errors import ValidationFailed
 
 # Measures a worker applies to; the others (consulting to companies, orientation desks)
@@ -84,7 +85,7 @@ def lives_in_area(measure: Measure, municipality: str | None) -> bool:
 
 def measures_for(session: Session, worker: User, today: date | None = None) -> list[MeasureOption]:
     """Every measure of a running project that workers apply to, usable ones first."""
-    today = today or date.today()
+    today = today or clock.today()
     stmt = (
         _with_project(select(Measure))
         .where(
@@ -114,7 +115,7 @@ def option_for(
 ) -> MeasureOption:
     """The worker's option on one measure, eligible or not."""
     stmt = _with_project(select(Measure)).where(Measure.id == measure.id)
-    return _options(session, worker, stmt, today or date.today())[0]
+    return _options(session, worker, stmt, today or clock.today())[0]
 
 
 def _with_project(stmt: Any) -> Any:

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from voucher.models import Employment, EmploymentStatus, Organisation, Partnership, User
-from voucher.services import audit
+from voucher.services import audit, clock
 from voucher.services.errors import ValidationFailed
 
 # How far ahead a worker may declare a job that has not started yet (a signed contract).
 MAX_DAYS_AHEAD = 30
 # Before this a start date is a typing slip (a year of 0202), not a career.
 EARLIEST_START = date(1950, 1, 1)
-_ROME = ZoneInfo("Europe/Rome")
-
-
-def today() -> date:
-    """Today's date in Italy, the calendar every deadline of the programme follows."""
-    return datetime.now(_ROME).date()
 
 
 def _is_partner(organisation_id: int):
@@ -79,7 +72,7 @@ def declare(
     on: date | None = None,
 ) -> Employment:
     """Record that ``worker`` works at ``organisation`` since ``starts_on``; HR confirms later."""
-    on = on or today()
+    on = on or clock.today()
     errors: dict[str, list] = {}
     # One message for "no such organisation" and "not a partner": nothing to probe.
     if organisation is None or not session.scalar(select(_is_partner(organisation.id))):

@@ -34,7 +34,7 @@ from voucher.models import (
     Voucher,
     VoucherStatus,
 )
-from voucher.services import audit, budget, waitlist
+from voucher.services import audit, budget, clock, waitlist
 from voucher.services.errors import IllegalTransition, ValidationFailed
 from voucher.services.notifications import notify
 from voucher.services.transitions import compare_and_set
@@ -107,7 +107,7 @@ def release_unused(session: Session, voucher: Voucher, actor: User | None) -> in
 
 def expire_vouchers(session: Session, today: date | None = None) -> ExpiryResult:
     """Expire active vouchers past their end date, release what they did not use, move lists."""
-    today = today or date.today()
+    today = today or clock.today()
     result = ExpiryResult()
     measures: dict[int, Measure] = {}
     due = session.scalars(

@@ -17,8 +17,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import codicefiscale
 
 from voucher.models import Application, Dependant, DependantKind, User
-from voucher.services import audit, identifiers
-from voucher.services.employment import today
+from voucher.services import audit, clock, identifiers
 from voucher.services.errors import ValidationFailed
 from voucher.services.uploads import delete_stored
 
@@ -198,7 +197,7 @@ def add_dependant(
         tax_code=tax_code,
         relationship_label=relationship_label,
         has_disability=has_disability,
-        on=on or today(),
+        on=on or clock.today(),
     )
     dependant = Dependant(worker=worker, **asdict(clean))
     session.add(dependant)
@@ -241,7 +240,7 @@ def update_dependant(
         tax_code=tax_code,
         relationship_label=relationship_label,
         has_disability=has_disability,
-        on=on or today(),
+        on=on or clock.today(),
     )
     changed = sorted(
         name for name, value in asdict(clean).items() if getattr(dependant, name) != value

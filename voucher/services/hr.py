@@ -43,8 +43,7 @@ from voucher.models import (
     Voucher,
 )
 from voucher.models.base import utcnow
-from voucher.services import applications, audit, eligibility, identifiers
-from voucher.services import employment as employment_service
+from voucher.services import applications, audit, clock, eligibility, identifiers
 from voucher.services.access import visible
 from voucher.services.employment import EARLIEST_START
 from voucher.services.errors import IllegalTransition, ValidationFailed
@@ -244,7 +243,7 @@ def deny(
     _settle_waiting_applications(
         session,
         employment,
-        today or employment_service.today(),
+        today or clock.today(),
         lambda: _(
             "The HR office of %(organisation)s did not confirm that you work there.",
             organisation=organisation.name,

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import stripe
 
 from voucher.models import Booking
 from voucher.models.base import utcnow
+from voucher.services.clock import ROME
 
 # How long the hosted payment page stays open (Stripe's minimum is 30 minutes): the slot
 # and the voucher's share are held meanwhile, so not the default 24 hours.
@@ -186,7 +186,7 @@ class StripeGateway:
 def _local(moment: datetime) -> datetime:
     """A stored moment in Italian time (SQLite gives it back without its time zone)."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo("Europe/Rome"))
+    return aware.astimezone(ROME)
 
 
 def _expires_at() -> int:

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, case, func, select, true
@@ -44,9 +43,9 @@ from voucher.models import (
     Voucher,
 )
 from voucher.services.access import visible
+from voucher.services.clock import ROME
 from voucher.services.sql import days_between, year_month
 
-ROME = ZoneInfo("Europe/Rome")
 # Claims reach their measure through their voucher, joined under an alias: the access
 # rule of claims may itself be a subquery on vouchers correlated to the claim, and a
 # plain join would let SQLAlchemy correlate it away.

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from voucher.models import Allocation, Application, ApplicationStatus, Measure, User
-from voucher.services import applications
+from voucher.services import applications, clock
 from voucher.services.errors import Conflict, IllegalTransition, ValidationFailed
 
 
@@ -38,7 +38,7 @@ def promote(
     """Approve a first-come measure's waitlisted applications in order while budget lasts."""
     if measure.allocation is not Allocation.FIRST_COME:
         return []
-    today = today or date.today()
+    today = today or clock.today()
     promoted = []
     for application in waiting(session, measure):
         try:

@@ -30,8 +30,7 @@ from voucher.blueprints.hr.forms import (
 )
 from voucher.extensions import db
 from voucher.models import Employment, EmploymentStatus, Role
-from voucher.services import employment as employment_service
-from voucher.services import hr, reports
+from voucher.services import clock, hr, reports
 from voucher.services.errors import ServiceError, ValidationFailed
 
 PER_PAGE = 50
@@ -89,7 +88,7 @@ def confirm(employment_id: int):
         return _render_declaration(employment, confirm_form=form)
     name = employment.worker.full_name
     try:
-        hr.confirm(db.session, employment, current_actor(), _today(), form.ends_on.data)
+        hr.confirm(db.session, employment, current_actor(), clock.today(), form.ends_on.data)
     except ValidationFailed as exc:
         db.session.rollback()
         apply_errors(form, exc)
@@ -113,7 +112,7 @@ def deny(employment_id: int):
         return _render_declaration(employment, deny_form=form)
     name = employment.worker.full_name
     try:
-        hr.deny(db.session, employment, current_actor(), form.reason.data or "", _today())
+        hr.deny(db.session, employment, current_actor(), form.reason.data or "", clock.today())
     except ValidationFailed as exc:
         db.session.rollback()
         apply_errors(form, exc)
@@ -175,7 +174,7 @@ def roster():
         parsed = hr.parse_roster(data)
         if parsed.errors:
             return _render_roster(form, parsed.errors)
-        plan = hr.preview(db.session, current_user.organisation, parsed, _today())
+        plan = hr.preview(db.session, current_user.organisation, parsed, clock.today())
         if plan.errors:
             return _render_roster(form, plan.errors)
         return _render_preview(parsed.rows, plan)
@@ -204,7 +203,7 @@ def roster_apply():
         flash(_("The preview could not be read: upload the file again."), "danger")
         return redirect(url_for("hr.roster"))
     organisation = current_user.organisation
-    plan = hr.preview(db.session, organisation, hr.Roster(rows=rows), _today())
+    plan = hr.preview(db.session, organisation, hr.Roster(rows=rows), clock.today())
     if plan.errors or plan.fingerprint() != shown:
         # Someone decided a declaration (or a worker declared) since the preview.
         flash(
@@ -215,7 +214,7 @@ def roster_apply():
             return _render_roster(RosterForm(formdata=None), plan.errors)
         return _render_preview(rows, plan)
     try:
-        counts = hr.apply_roster(db.session, organisation, plan, current_actor(), _today())
+        counts = hr.apply_roster(db.session, organisation, plan, current_actor(), clock.today())
     except ServiceError as exc:
         db.session.rollback()
         flash(str(exc.message), "danger")
@@ -255,11 +254,6 @@ def uptake():
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _today() -> date:
-    """Today in Italy, the calendar of every date of the programme."""
-    return employment_service.today()
 
 
 def _render_declaration(

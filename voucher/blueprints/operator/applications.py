@@ -45,7 +45,7 @@ from voucher.models import (
     Voucher,
     VoucherStatus,
 )
-from voucher.services import applications, audit, eligibility, expiry
+from voucher.services import applications, audit, clock, eligibility, expiry
 from voucher.services.access import visible
 from voucher.services.errors import Conflict, IllegalTransition, ValidationFailed
 
@@ -140,7 +140,7 @@ def detail(
     status: int = 200,
 ) -> tuple[str, int]:
     """The application's page: the worker's request, the checks, the history, the forms."""
-    today = date.today()
+    today = clock.today()
     measure = application.measure
     dependant = application.dependant
     if dependant is not None and dependant.kind is DependantKind.DISABLED_RELATIVE:
@@ -242,7 +242,7 @@ def application_approve(application_id: int):
             application,
             current_actor(),
             amount_cents=form.amount_cents.data,
-            today=date.today(),
+            today=clock.today(),
         )
         return _("Approved: a voucher of %(amount)s.", amount=format_money(voucher.amount_cents))
 
@@ -284,7 +284,7 @@ def application_revoke(application_id: int):
         if voucher is None:
             raise IllegalTransition(_l("Only an active voucher can be revoked."))
         promoted = expiry.revoke(
-            db.session, voucher, current_actor(), form.reason.data, today=date.today()
+            db.session, voucher, current_actor(), form.reason.data, today=clock.today()
         )
         done = _("Voucher revoked.")
         return f"{done} {approved_from_waitlist(len(promoted))}" if promoted else done

@@ -9,13 +9,11 @@ detail page are also what network officers see, read-only (``voucher.blueprints.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import to_user_timezone
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -34,7 +32,7 @@ from voucher.blueprints.operator import bp
 from voucher.extensions import db
 from voucher.i18n import format_money
 from voucher.models import Claim, ClaimStatus, Receipt, Role
-from voucher.services import paging, review
+from voucher.services import clock, paging, review
 from voucher.services.errors import Conflict, ServiceError, ValidationFailed
 
 PER_PAGE = 50
@@ -98,11 +96,6 @@ def _forms(**given: FlaskForm) -> dict[str, FlaskForm]:
 
 
 # --- shared with the network officers' read-only pages ----------------------------------
-
-
-def _today() -> date:
-    """Today in the programme's time zone (Europe/Rome), not the server's."""
-    return to_user_timezone(datetime.now(UTC)).date()
 
 
 def _int_arg(name: str) -> int | None:
@@ -298,7 +291,7 @@ def claim_approve(claim_id: int):
             claim,
             current_actor(),
             form.amount_cents.data,
-            today=_today(),
+            today=clock.today(),
             note=form.note.data or "",
         )
         if review.needs_second_review(claim):
@@ -337,7 +330,9 @@ def claim_reject(claim_id: int):
         return _page(claim_id, reject=form)
 
     def action(claim: Claim) -> str:
-        review.reject(db.session, claim, current_actor(), form.reason.data or "", today=_today())
+        review.reject(
+            db.session, claim, current_actor(), form.reason.data or "", today=clock.today()
+        )
         return _("Request rejected. The worker has been told why.")
 
     return _decide(claim_id, action, "reject", form, anchor="decision")

@@ -8,7 +8,6 @@ rules, so another alliance's measure answers 404.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from flask import flash, redirect, render_template, url_for
@@ -32,7 +31,7 @@ from voucher.models import (
     Role,
     User,
 )
-from voucher.services import budgets
+from voucher.services import budgets, clock
 from voucher.services.access import visible
 from voucher.services.errors import Conflict, ValidationFailed
 
@@ -59,7 +58,7 @@ def measure_allocation(measure_id: int):
             current_actor(),
             form.allocated_cents.data,
             form.reason.data or "",
-            today=date.today(),
+            today=clock.today(),
         )
         return _promoted(_("Allocation changed."), promoted)
 
@@ -104,7 +103,7 @@ def measure_move(measure_id: int):
             form.amount_cents.data,
             current_actor(),
             form.reason.data,
-            today=date.today(),
+            today=clock.today(),
         )
         return _promoted(
             _(
@@ -168,7 +167,7 @@ def _page(m: Measure, posted: dict[str, FlaskForm] | None = None):
             Application.status == ApplicationStatus.WAITLISTED,
         )
     )
-    today = date.today()
+    today = clock.today()
     return render_template(
         "operator/measure.html",
         measure=m,

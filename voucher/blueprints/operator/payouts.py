@@ -17,7 +17,6 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from voucher.blueprints.common import apply_errors, current_actor, get_visible_or_404, role_required
 from voucher.blueprints.operator import bp
-from voucher.blueprints.operator.claims import _today
 from voucher.blueprints.operator.payout_forms import (
     BankAccountForm,
     CancelForm,
@@ -28,7 +27,7 @@ from voucher.blueprints.operator.payout_forms import (
 from voucher.extensions import db
 from voucher.i18n import format_money
 from voucher.models import Alliance, Payout, PayoutLine, PayoutStatus, Project, Role
-from voucher.services import payout_files, payouts
+from voucher.services import clock, payout_files, payouts
 from voucher.services.access import visible
 from voucher.services.errors import ServiceError, ValidationFailed
 from voucher.services.identifiers import mask_iban
@@ -97,14 +96,14 @@ def payout_new(project_id: int):
     form = NewPayoutForm()
     if request.method == "GET":
         if form.execution_date.data is None:
-            form.execution_date.data = _today()
+            form.execution_date.data = clock.today()
         return _new_page(project, form, None)
     chosen = set(_ids("claim"))
     if not form.validate():
         return _new_page(project, form, chosen, 400)
     try:
         payout = payouts.create(
-            db.session, project, current_actor(), chosen, form.execution_date.data, _today()
+            db.session, project, current_actor(), chosen, form.execution_date.data, clock.today()
         )
         db.session.commit()
     except ValidationFailed as exc:
@@ -227,7 +226,7 @@ def payout_execute(payout_id: int):
             form.executed_on.data,
             form.bank_reference.data or "",
             reasons,
-            today=_today(),
+            today=clock.today(),
         )
 
     return _act(

@@ -6,7 +6,6 @@ Applications are loaded through their owner, so anyone else's answers 404.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -31,7 +30,7 @@ from voucher.models import (
     Measure,
     Role,
 )
-from voucher.services import applications, eligibility
+from voucher.services import applications, clock, eligibility
 from voucher.services.errors import ServiceError, ValidationFailed
 
 
@@ -62,7 +61,7 @@ def _labels() -> dict[str, Any]:
 @role_required(Role.WORKER)
 def measures():
     """ "Per me": the measures the worker can use now, explained, then the others and why."""
-    options = eligibility.measures_for(db.session, current_actor(), date.today())
+    options = eligibility.measures_for(db.session, current_actor(), clock.today())
     return render_template(
         "worker/measures.html",
         usable=[o for o in options if o.eligible],
@@ -109,7 +108,7 @@ def application_edit(application_id: int):
 
 def _application_form(measure: Measure, application: Application | None):
     """Show and handle the application form, for a new draft or an existing one."""
-    worker, today = current_actor(), date.today()
+    worker, today = current_actor(), clock.today()
     try:
         option = eligibility.check_can_apply(db.session, worker, measure, today)
     except ValidationFailed as exc:
@@ -211,7 +210,7 @@ def application_check(application_id: int):
     application = _own_application(application_id)
     if application.status is not ApplicationStatus.DRAFT:
         return redirect(url_for("worker.application", application_id=application.id))
-    option = eligibility.option_for(db.session, current_actor(), application.measure, date.today())
+    option = eligibility.option_for(db.session, current_actor(), application.measure, clock.today())
     return render_template(
         "worker/application_check.html",
         application=application,
@@ -228,7 +227,7 @@ def application_submit(application_id: int):
     """Send a draft; first-come measures are decided at once."""
     application = _own_application(application_id)
     try:
-        applications.submit(db.session, application, current_actor(), date.today())
+        applications.submit(db.session, application, current_actor(), clock.today())
     except ValidationFailed as exc:
         db.session.rollback()
         flash(" ".join(str(m) for ms in exc.errors.values() for m in ms), "danger")

@@ -6,12 +6,10 @@ person's voucher, claim or receipt is simply not found (404).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import to_user_timezone
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -35,15 +33,10 @@ from voucher.models import (
     Role,
     Voucher,
 )
-from voucher.services import claims, payouts, uploads
+from voucher.services import claims, clock, payouts, uploads
 from voucher.services.errors import ServiceError, ValidationFailed
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
-
-
-def _today() -> date:
-    """Today in the programme's time zone (Europe/Rome), not the server's."""
-    return to_user_timezone(datetime.now(UTC)).date()
 
 
 def _folder() -> str:
@@ -126,7 +119,7 @@ def voucher(voucher_id: int):
         voucher=item,
         claims=voucher_claims,
         open_claim=min(being_prepared, key=lambda c: c.id) if being_prepared else None,
-        refusal=claims.voucher_refusal(item, _today()),
+        refusal=claims.voucher_refusal(item, clock.today()),
     )
 
 
@@ -136,7 +129,7 @@ def voucher_new_claim(voucher_id: int):
     """Start a reimbursement request (or continue the one already open)."""
     item = _own_voucher_or_404(voucher_id)
     try:
-        claim = claims.open_claim(db.session, current_user, item, _today())
+        claim = claims.open_claim(db.session, current_user, item, clock.today())
     except ServiceError as exc:
         db.session.rollback()
         flash(str(exc.message), "danger")
@@ -220,7 +213,7 @@ def claim_add_receipt(claim_id: int):
                 issued_on=form.issued_on.data,
                 amount_cents=form.amount_cents.data,
                 folder=folder,
-                today=_today(),
+                today=clock.today(),
             )
             db.session.commit()
         except ValidationFailed as exc:
@@ -266,7 +259,7 @@ def claim_submit(claim_id: int):
     """Send the request to the alliance (again, after it asked for information)."""
     item = _own_claim_or_404(claim_id)
     try:
-        claims.submit(db.session, item, current_user, _today())
+        claims.submit(db.session, item, current_user, clock.today())
     except ServiceError as exc:
         db.session.rollback()
         flash(str(exc.message), "danger")

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from flask import Response, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import to_user_timezone
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired
@@ -17,7 +16,7 @@ from voucher.blueprints.common import current_actor, role_required
 from voucher.blueprints.worker import bp
 from voucher.extensions import db
 from voucher.models import Role
-from voucher.services import accounts, privacy
+from voucher.services import accounts, clock, privacy
 
 
 class ErasureForm(FlaskForm):
@@ -87,7 +86,7 @@ def privacy_erase():
     if accounts.authenticate(db.session, worker.email, form.password.data) is None:
         form.password.errors.append(_("The password is not correct."))
         return _page(form, 400)
-    today = to_user_timezone(datetime.now(UTC)).date()
+    today = clock.today()
     result = privacy.request_erasure(db.session, worker, today, current_app.config["UPLOAD_FOLDER"])
     db.session.commit()
     sessions.restart(session)
