@@ -283,13 +283,16 @@ def server_env(url: str, results: Path, queue: str) -> dict[str, str]:
             "VOUCHER_UPLOAD_FOLDER": str(results / "uploads"),
             # E-mails about approvals go to a queue of their own, emptied afterwards.
             "VOUCHER_JOBS_QUEUE": queue,
-            "VOUCHER_WORKERS": os.environ.get("BENCH_WORKERS", "4"),
             # Staff sign in with a password only here: two-factor is a step of signing in,
             # not part of what a page costs.
             "VOUCHER_2FA_ROLES": "",
             "PYTHONHASHSEED": "0",
         }
     )
+    # As many workers as gunicorn.conf.py gives the core the server is pinned to (2 x 1 + 1),
+    # unless BENCH_WORKERS says otherwise: the same rule serves the bare app and production.
+    if os.environ.get("BENCH_WORKERS"):
+        env["VOUCHER_WORKERS"] = os.environ["BENCH_WORKERS"]
     return env
 
 
@@ -661,7 +664,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Machine: {results['machine']['cpus']} cores, {results['machine']['platform']}, "
         f"load average before the run {results['machine']['loadavg']}; "
         f"{results['seconds']} s per run, {results['repeats']} runs per figure (median), "
-        "server on core 0 and wrk on core 1.",
+        f"server on core 0 ({results['machine']['server_workers']} gunicorn workers) "
+        "and wrk on core 1.",
         "",
     ]
     for backend, data in results["backends"].items():
@@ -764,6 +768,9 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "python": platform.python_version(),
             "loadavg": [round(x, 2) for x in os.getloadavg()],
+            # gunicorn.conf.py's rule for the core the server is pinned to (or all of them).
+            "server_workers": int(os.environ.get("BENCH_WORKERS") or 0)
+            or 2 * (1 if pinned(0) else os.cpu_count() or 1) + 1,
         },
         "backends": {},
     }

@@ -114,8 +114,11 @@ def init_app(app: Flask) -> None:
     app.url_defaults(_add_fingerprint)
     app.view_functions["static"] = serve_static
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
-    # Brotli 4 compresses a page about as well as gzip 9 in a fraction of the time.
-    app.config.setdefault("COMPRESS_BR_LEVEL", 4)
+    # Pages are compressed on every request, so the level is CPU on every page. Brotli 2
+    # makes them about 10% larger than level 4 in half the time (the review queue's 29 KB:
+    # 3.1 KB in 52 µs against 2.8 KB in 114 µs); both are far inside the 14 KB that arrive
+    # in a connection's first round trip, the page budget, so a phone waits no longer.
+    app.config.setdefault("COMPRESS_BR_LEVEL", 2)
     app.config.setdefault("COMPRESS_LEVEL", 6)
     app.config.setdefault("COMPRESS_MIMETYPES", ["text/html", "application/json", "text/plain"])
     compress.init_app(app)
