@@ -296,6 +296,23 @@ def server_env(url: str, results: Path, queue: str) -> dict[str, str]:
     return env
 
 
+_READ_WORKERS = "import runpy; print(runpy.run_path('gunicorn.conf.py')['workers'])"
+
+
+def server_workers(env: dict[str, str]) -> int:
+    """The workers gunicorn.conf.py gives the server: the config itself, read in a process
+    pinned and configured as the server is (rather than its rule written again here)."""
+    done = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+        [*pinned(0), sys.executable, "-c", _READ_WORKERS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
 def login(base: str, email: str, password: str) -> tuple[str, str]:
     """Sign in over HTTP; the session cookie (as a Cookie header) and a page's CSRF token."""
     with urllib.request.urlopen(base + "/auth/login", timeout=10) as response:  # noqa: S310
@@ -768,9 +785,7 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "python": platform.python_version(),
             "loadavg": [round(x, 2) for x in os.getloadavg()],
-            # gunicorn.conf.py's rule for the core the server is pinned to (or all of them).
-            "server_workers": int(os.environ.get("BENCH_WORKERS") or 0)
-            or 2 * (1 if pinned(0) else os.cpu_count() or 1) + 1,
+            "server_workers": server_workers(server_env("", results_dir, "")),
         },
         "backends": {},
     }
